@@ -1,0 +1,148 @@
+"""Results records: a comparison as JSON, with the provenance to trust it.
+
+A record holds every recipe, the profile, the seeds, each run's metrics and
+history, and where they came from: device, torch and CUDA versions, the git
+commit of the code, the data copy, wall time, the command that made it. It is
+written atomically (:func:`tricks_lab.cache.atomic_write_json`). The book's
+stored GPU results are such records, made by ``python -m tricks_lab compare
+... --out book/results/NAME.json`` and shown by :func:`stored_results`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .cache import atomic_write_json
+from .experiments import Comparison, Result
+
+SCHEMA = 1
+RESULTS_ENV = "TRICKS_LAB_RESULTS"
+
+
+def provenance(comparison: Comparison, command: str | None, wall_seconds: float) -> dict[str, Any]:
+    """Where a comparison's numbers come from."""
+    runs = [r for results in comparison.results.values() for r in results]
+    return {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "devices": sorted({r.device for r in runs}),
+        "precisions": sorted({r.precision for r in runs}),
+        "data_sources": sorted({r.data_source for r in runs}),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "tricks_lab": __version__,
+        "git_commit": _git_commit(),
+        "wall_seconds": round(wall_seconds, 1),
+        "train_seconds_total": round(sum(r.train_seconds for r in runs), 1),
+    }
+
+
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def save_record(
+    path: str | os.PathLike[str], comparison: Comparison, *, command: str | None = None,
+    wall_seconds: float = 0.0,
+) -> Path:
+    """Write ``comparison`` and its provenance to ``path`` as JSON, atomically."""
+    record = {
+        "schema": SCHEMA,
+        "profile": comparison.profile,
+        "seeds": list(comparison.seeds),
+        "summary": comparison.table(),
+        "runs": {name: [r.to_dict() for r in results] for name, results in comparison.results.items()},
+        "provenance": provenance(comparison, command, wall_seconds),
+    }
+    return atomic_write_json(path, record)
+
+
+@dataclass
+class Record:
+    """A stored comparison and its provenance."""
+
+    path: Path
+    comparison: Comparison
+    provenance: dict[str, Any]
+
+    def provenance_line(self) -> str:
+        p = self.provenance
+        return (f"{', '.join(p['devices'])}; {', '.join(p['precisions'])}; torch {p['torch']}"
+                f" (CUDA {p['cuda']}); commit {p['git_commit'][:12]}; data: {', '.join(p['data_sources'])};"
+                f" {p['created']}; {p['wall_seconds']:.0f} s wall")
+
+    def __str__(self) -> str:
+        return f"Stored results ({self.path.name}):\n{self.comparison}\nProvenance: {self.provenance_line()}"
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>Stored results</b> from <code>{html.escape(self.path.name)}</code></p>"
+                f"{self.comparison._repr_html_()}"
+                f"<p><small>Provenance: {html.escape(self.provenance_line())}</small></p>")
+
+
+def load_record(path: str | os.PathLike[str]) -> Record:
+    """Read a record written by :func:`save_record`; a malformed file is a clear error."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+        results = {name: [Result.from_dict(r) for r in runs] for name, runs in data["runs"].items()}
+        comparison = Comparison(data["profile"], tuple(data["seeds"]), results)
+        return Record(path, comparison, data["provenance"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"cannot read results record {path}: {err}") from err
+
+
+@dataclass
+class MissingRecord:
+    """What a chapter shows when no stored GPU result exists yet."""
+
+    path: Path
+
+    def __str__(self) -> str:
+        return (f"No stored GPU result yet ({self.path.name} is not in the book's results folder); "
+                "the numbers above are this machine's live run only.")
+
+    def _repr_html_(self) -> str:
+        return f"<p><i>{html.escape(str(self))}</i></p>"
+
+
+def results_dir() -> Path:
+    """The book's results folder: ``$TRICKS_LAB_RESULTS``, else ``results/`` beside the running
+    notebook (the book's folder), else ``book/results`` of the current directory."""
+    configured = os.environ.get(RESULTS_ENV)
+    if configured:
+        return Path(configured)
+    for candidate in (Path("results"), Path("book") / "results"):
+        if candidate.is_dir():
+            return candidate
+    return Path("results")
+
+
+def stored_results(name: str) -> Record | MissingRecord:
+    """The stored record ``<results_dir>/<name>.json``, or a :class:`MissingRecord` saying there is none."""
+    path = results_dir() / f"{name}.json"
+    if not path.is_file():
+        return MissingRecord(path)
+    return load_record(path)
