@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXECUTED := _build/executed
 NBMAKE_TIMEOUT ?= 900
-JB := $(BIN)/jupyter-book build --toc _toc.yml -W --keep-going
+JB := $(BIN)/jupyter-book build --toc $(CURDIR)/_toc.yml -W --keep-going
 
 .PHONY: book test unit notebooks book-from-executed check-book clean
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # The book: execute every notebook (the live cells run this machine's profile)
 # and render HTML into _build/html.
 book: $(STAMP)
-	$(JB) --config _config.yml book
+	$(JB) --config $(CURDIR)/_config.yml book
 	@echo "The book is at _build/html/index.html"
 
 # The tests: unit tests; every notebook executed once by nbmake (on a copy, so
@@ -39,7 +39,7 @@ notebooks: $(STAMP)
 book-from-executed: $(STAMP)
 	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > _build/_config.executed.yml
 	grep -q 'execute_notebooks: "off"' _build/_config.executed.yml
-	$(JB) --config _build/_config.executed.yml --path-output . $(EXECUTED)
+	$(JB) --config $(CURDIR)/_build/_config.executed.yml --path-output $(CURDIR) $(EXECUTED)
 
 check-book: $(STAMP)
 	$(BIN)/python -m pytest -m built_book -p no:cacheprovider

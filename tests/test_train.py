@@ -38,6 +38,16 @@ def test_fit_lowers_the_loss_and_fills_the_history() -> None:
     assert History.from_dict(history.to_dict()) == history
 
 
+def test_history_with_skipped_evaluations_round_trips_through_strict_json() -> None:
+    import json
+
+    history = History(epoch=[1, 2], train_loss=[2.0, 1.0], train_acc=[0.1, 0.2], test_acc=[math.nan, 0.5],
+                      lr=[0.1, 0.1], seconds=[1.0, 2.0], step_loss=[2.0], step_lr=[0.1])
+    text = json.dumps(history.to_dict(), allow_nan=False)
+    back = History.from_dict(json.loads(text))
+    assert math.isnan(back.test_acc[0]) and back.test_acc[1] == 0.5 and back.epoch == history.epoch
+
+
 def test_the_scheduler_is_stepped_once_per_iteration() -> None:
     xs, ys = separable_data(64)
     train = GpuLoader(xs, ys, 16, train=True)

@@ -84,7 +84,7 @@ def make_loaders(recipe: Recipe, profile: Profile, seed: int) -> tuple[GpuLoader
     return train, test
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     """One finished run: its recipe, profile, seed, history and final test accuracy."""
 
@@ -100,6 +100,10 @@ class Result:
     precision: str
     cached: bool = False
     model: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return (f"Result(profile={self.profile!r}, seed={self.seed}, test_acc={self.test_acc:.4f}, "
+                f"epochs={len(self.history.epoch)}, train_seconds={self.train_seconds:.1f}, cached={self.cached})")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -222,7 +226,7 @@ class Row:
     train_seconds: float
 
 
-@dataclass
+@dataclass(repr=False)
 class Comparison:
     """Results of several recipes over the same seeds; the first recipe is the baseline."""
 
@@ -259,6 +263,8 @@ class Comparison:
         out.append(f"profile {self.profile}, seeds {list(self.seeds)}; "
                    "diff = recipe - baseline with Welch's 95% interval")
         return "\n".join(out)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         lines = self.table()

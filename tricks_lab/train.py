@@ -17,6 +17,7 @@ fp32 on the CPU (Micikevicius et al., 2018, "Mixed Precision Training").
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -54,11 +55,16 @@ class History:
     step_lr: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[Any]]:
-        return asdict(self)
+        """JSON-ready lists; an epoch without evaluation has ``test_acc`` None (NaN here)."""
+        out = asdict(self)
+        out["test_acc"] = [None if math.isnan(v) else v for v in self.test_acc]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, list[Any]]) -> "History":
-        return cls(**{k: list(v) for k, v in data.items()})
+        values = {k: list(v) for k, v in data.items()}
+        values["test_acc"] = [float("nan") if v is None else v for v in values["test_acc"]]
+        return cls(**values)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
