@@ -12,7 +12,7 @@ ten classes. :func:`load_cifar10` accepts the copies people actually have:
   :attr:`CIFAR10.source`).
 
 Decoding 60,000 JPEGs takes seconds; the decoded arrays are cached as ``.npy``
-files that the next load maps in well under a second. The cache is validated
+files that the next load reads in well under a second. The cache is validated
 (shapes, counts per split and per class, label range) and rebuilt when it is
 stale or corrupt.
 """
@@ -236,9 +236,8 @@ def _read_cache(folder: Path, meta_path: Path, expected_meta: dict[str, object])
         meta = json.loads(meta_path.read_text())
         if meta != expected_meta:
             return None
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-        data = CIFAR10(**{k: np.asarray(v) for k, v in arrays.items()}, classes=CLASSES,
-                       source=str(meta["source"]))
+        arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
+        data = CIFAR10(**arrays, classes=CLASSES, source=str(meta["source"]))
         _validate(data, origin=f"cache {folder}")
     except (OSError, ValueError, KeyError, json.JSONDecodeError):
         return None

@@ -30,10 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import distributed
 from ._validation import check_positive_int
 from .build import make_hooks, make_loss, make_model, make_optimizer, make_scheduler, scaled_batch_size, scaled_epochs
 from .cache import atomic_write_bytes, atomic_write_json, cache_root
-from .data import balanced_subset, load_cifar10
+from .data import CIFAR10, balanced_subset, load_cifar10
 from .loader import GpuLoader
 from .profiles import Profile, resolve_profile
 from .recipe import Recipe
@@ -44,20 +45,8 @@ TEACHER_SEED = 0
 """A recipe's teacher is trained once, with this seed, and shared by all the student's seeds."""
 
 
-@dataclass(frozen=True)
-class ProfileData:
-    """The images a profile trains and tests on."""
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    classes: tuple[str, ...]
-    source: str
-
-
 @functools.lru_cache(maxsize=4)
-def profile_data(profile: Profile) -> ProfileData:
+def profile_data(profile: Profile) -> CIFAR10:
     """CIFAR-10 cut to the profile's class-balanced subsets (fixed subset seed 0)."""
     data = load_cifar10()
     train = (data.train_images, data.train_labels)
@@ -66,7 +55,7 @@ def profile_data(profile: Profile) -> ProfileData:
         train = balanced_subset(*train, per_class=profile.train_per_class, seed=0)
     if profile.test_per_class is not None:
         test = balanced_subset(*test, per_class=profile.test_per_class, seed=0)
-    return ProfileData(*train, *test, data.classes, data.source)
+    return CIFAR10(*train, *test, data.classes, data.source)
 
 
 def make_loaders(recipe: Recipe, profile: Profile, seed: int) -> tuple[GpuLoader, GpuLoader]:
@@ -140,6 +129,8 @@ def run_key(recipe: Recipe, profile: Profile, seed: int) -> str:
         "recipe": recipe.to_dict(), "profile": profile.to_dict(), "seed": seed,
         "data": profile_data(profile).source, "code": code_version(),
     }
+    if distributed.world_size() > 1:  # a data-parallel run is its own run (single-process keys unchanged)
+        payload["world_size"] = distributed.world_size()
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -157,13 +148,15 @@ def run(
     With ``cache``, a run already computed with the same recipe, profile,
     seed, data and code is loaded instead (``Result.cached`` says so); the
     trained model comes back in ``Result.model`` when ``keep_model``.
+    Under ``torchrun`` every rank calls this; the ranks train one data-parallel
+    run (:mod:`tricks_lab.distributed`) and only rank 0 writes the cache.
     """
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
     check_positive_int("seed", seed, allow_zero=True)
     profile = resolve_profile(profile)
     folder = cache_root() / "runs" / run_key(recipe, profile, seed)
-    if cache and (folder / "result.json").is_file():
+    if cache and distributed.agree((folder / "result.json").is_file()):  # rank 0 decides for all
         return _load_run(folder, recipe, profile, keep_model)
     started = time.perf_counter()
     teacher = None
@@ -186,13 +179,14 @@ def run(
         recipe=recipe, profile=profile.name, seed=seed, test_acc=history.test_acc[-1],
         history=history, train_seconds=history.seconds[-1],
         wall_seconds=time.perf_counter() - started, data_source=profile_data(profile).source,
-        device=_device_name(train_loader.device), precision=precision, model=model,
+        device=_device_name(train_loader.device, distributed.world_size()), precision=precision, model=model,
     )
-    if cache:
+    if cache and distributed.is_main_process():  # only rank 0 writes
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         atomic_write_bytes(folder / "model.pt", buffer.getvalue())
         atomic_write_json(folder / "result.json", result.to_dict())
+    distributed.barrier()  # the cache entry exists before any rank asks for it again
     if not keep_model:
         result.model = None
     return result
@@ -208,7 +202,9 @@ def _load_run(folder: Path, recipe: Recipe, profile: Profile, keep_model: bool) 
     return result
 
 
-def _device_name(device: torch.device) -> str:
+def _device_name(device: torch.device, world: int = 1) -> str:
+    if world > 1:
+        return f"{world} x {_device_name(device)}"
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     import platform
