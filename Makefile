@@ -29,6 +29,7 @@ book: $(STAMP)
 test: unit notebooks book-from-executed check-book
 
 unit: $(STAMP)
+	$(BIN)/ruff check tricks_lab tests bench
 	$(BIN)/python -m pytest -m "not built_book"
 
 notebooks: $(STAMP)

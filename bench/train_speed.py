@@ -16,7 +16,6 @@ table reports means, standard deviations and the ratios ours / airbench.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys

@@ -111,3 +111,39 @@ def _check_real(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     if math.isnan(value):
         raise ValueError(f"{name} must not be NaN")
+
+
+def check_logits(name: str, logits: torch.Tensor) -> None:
+    """Require a floating-point ``(N, K)`` tensor with ``N >= 1`` and ``K >= 1``."""
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {logits.dtype}")
+    if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (N, K) with N, K >= 1, got {tuple(logits.shape)}")
+
+
+def check_targets(name: str, targets: torch.Tensor, num_classes: int, batch_size: int) -> None:
+    """Require int64 labels ``(N,)`` or float soft targets ``(N, K)``.
+
+    The label range is checked on CPU only: on an accelerator the check would
+    cost a host-device synchronisation on every training step.
+    """
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(targets).__name__}")
+    if not targets.is_floating_point() and targets.dtype != torch.int64:
+        raise TypeError(f"{name} must be int64 class indices or float soft targets, got {targets.dtype}")
+    expected = (batch_size, num_classes) if targets.is_floating_point() else (batch_size,)
+    if tuple(targets.shape) != expected:
+        kind = "soft targets" if targets.is_floating_point() else "class indices"
+        raise ValueError(f"{name} as {kind} must have shape {expected}, got {tuple(targets.shape)}")
+    if targets.device.type == "cpu":
+        check_labels(name, targets, num_classes, batch_size)
+
+
+def check_logits_and_targets(logits: torch.Tensor, targets: torch.Tensor) -> int:
+    """Validate a ``(logits, targets)`` pair; return the number of classes K."""
+    check_logits("logits", logits)
+    batch_size, num_classes = logits.shape
+    check_targets("targets", targets, num_classes, batch_size)
+    return num_classes

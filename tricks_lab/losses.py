@@ -32,7 +32,9 @@ from torch import nn
 from ._validation import (
     check_choice,
     check_in_range,
-    check_labels,
+    check_logits,
+    check_logits_and_targets,
+    check_targets,
     check_positive,
     check_positive_int,
     check_probability,
@@ -52,42 +54,6 @@ def _check_convention(convention: str, num_classes: int) -> None:
     check_choice("convention", convention, CONVENTIONS)
     if convention == "others" and num_classes < 2:
         raise ValueError(f"convention 'others' needs num_classes >= 2, got {num_classes}")
-
-
-def _check_logits(name: str, logits: torch.Tensor) -> None:
-    """Require a floating-point ``(N, K)`` tensor with ``N >= 1`` and ``K >= 1``."""
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {logits.dtype}")
-    if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (N, K) with N, K >= 1, got {tuple(logits.shape)}")
-
-
-def _check_targets(name: str, targets: torch.Tensor, num_classes: int, batch_size: int) -> None:
-    """Require int64 labels ``(N,)`` or float soft targets ``(N, K)``.
-
-    The label range is checked on CPU only: on an accelerator the check would
-    cost a host-device synchronisation on every training step.
-    """
-    if not isinstance(targets, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(targets).__name__}")
-    if not targets.is_floating_point() and targets.dtype != torch.int64:
-        raise TypeError(f"{name} must be int64 class indices or float soft targets, got {targets.dtype}")
-    expected = (batch_size, num_classes) if targets.is_floating_point() else (batch_size,)
-    if tuple(targets.shape) != expected:
-        kind = "soft targets" if targets.is_floating_point() else "class indices"
-        raise ValueError(f"{name} as {kind} must have shape {expected}, got {tuple(targets.shape)}")
-    if targets.device.type == "cpu":
-        check_labels(name, targets, num_classes, batch_size)
-
-
-def _check_logits_and_targets(logits: torch.Tensor, targets: torch.Tensor) -> int:
-    """Validate a ``(logits, targets)`` pair; return the number of classes K."""
-    _check_logits("logits", logits)
-    batch_size, num_classes = logits.shape
-    _check_targets("targets", targets, num_classes, batch_size)
-    return num_classes
 
 
 def _reduce(per_sample: torch.Tensor, reduction: Reduction) -> torch.Tensor:
@@ -129,7 +95,7 @@ def smooth_targets(
         raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
     if labels.ndim not in (1, 2):
         raise ValueError(f"labels must have shape (N,) or (N, K), got {tuple(labels.shape)}")
-    _check_targets("labels", labels, num_classes, labels.shape[0])
+    check_targets("labels", labels, num_classes, labels.shape[0])
     dtype = labels.dtype if labels.is_floating_point() else torch.get_default_dtype()
     t = _as_distribution(labels, num_classes, dtype)
     if convention == "uniform":
@@ -188,7 +154,7 @@ class SoftTargetCrossEntropy(nn.Module):
         self.reduction: Reduction = reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        _check_logits_and_targets(logits, targets)
+        check_logits_and_targets(logits, targets)
         return F.cross_entropy(logits, targets, reduction=self.reduction)
 
     def extra_repr(self) -> str:
@@ -222,7 +188,7 @@ class LabelSmoothingCrossEntropy(nn.Module):
         self.reduction: Reduction = reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        num_classes = _check_logits_and_targets(logits, targets)
+        num_classes = check_logits_and_targets(logits, targets)
         if self.convention == "uniform":
             return F.cross_entropy(logits, targets, label_smoothing=self.smoothing, reduction=self.reduction)
         distribution = _as_distribution(targets, num_classes, _target_dtype(logits, targets))
@@ -250,8 +216,8 @@ def distillation_kl(
     softened teacher, so it never reaches 0. Gradients flow into both inputs;
     :class:`DistillationLoss` detaches the teacher.
     """
-    _check_logits("student_logits", student_logits)
-    _check_logits("teacher_logits", teacher_logits)
+    check_logits("student_logits", student_logits)
+    check_logits("teacher_logits", teacher_logits)
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             "student_logits and teacher_logits must have the same shape, got "

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_positive_int
-from .losses import _check_logits, _check_logits_and_targets, _check_targets
+from ._validation import check_logits, check_logits_and_targets, check_positive_int, check_targets
 
 def _at_least_float32(values: torch.Tensor) -> torch.Tensor:
     return values.to(torch.promote_types(values.dtype, torch.float32))
@@ -31,7 +30,7 @@ def _check_probabilities(probs: torch.Tensor) -> None:
     The tolerance on the row sums, ``max(1e-3, 4 * machine epsilon)``, admits
     a softmax rounded to bfloat16 or float16.
     """
-    _check_logits("probs", probs)
+    check_logits("probs", probs)
     row_sums = probs.float().sum(dim=1)
     tolerance = max(1e-3, 4 * torch.finfo(probs.dtype).eps)
     inside = bool(((probs >= 0) & (probs <= 1)).all())
@@ -51,7 +50,7 @@ def accuracy(logits_or_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
     ImageNet metric (Russakovsky et al. 2015, "ImageNet Large Scale Visual
     Recognition Challenge").
     """
-    _check_logits_and_targets(logits_or_probs, labels)
+    check_logits_and_targets(logits_or_probs, labels)
     hits = logits_or_probs.argmax(dim=1) == _class_indices(labels)
     return hits.float().mean()
 
@@ -63,7 +62,7 @@ def nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     (Guo, Pleiss, Sun & Weinberger 2017, "On Calibration of Modern Neural
     Networks"). Soft-target ``labels`` give the cross entropy against them.
     """
-    _check_logits_and_targets(logits, labels)
+    check_logits_and_targets(logits, labels)
     return F.cross_entropy(_at_least_float32(logits), labels)
 
 
@@ -102,7 +101,7 @@ def reliability_diagram(probs: torch.Tensor, labels: torch.Tensor, n_bins: int =
     """
     check_positive_int("n_bins", n_bins)
     _check_probabilities(probs)
-    _check_targets("labels", labels, probs.shape[1], probs.shape[0])
+    check_targets("labels", labels, probs.shape[1], probs.shape[0])
     confidence, prediction = _at_least_float32(probs).max(dim=1)
     correct = (prediction == _class_indices(labels)).to(confidence.dtype)
     edges = torch.linspace(0.0, 1.0, n_bins + 1, device=probs.device, dtype=confidence.dtype)
@@ -143,7 +142,7 @@ def logit_gap(logits: torch.Tensor) -> torch.Tensor:
     where plain cross entropy lets it grow without bound (Mueller, Kornblith &
     Hinton 2019, "When does label smoothing help?"). Needs K >= 2.
     """
-    _check_logits("logits", logits)
+    check_logits("logits", logits)
     if logits.shape[1] < 2:
         raise ValueError(f"logits must have K >= 2 classes for a gap, got shape {tuple(logits.shape)}")
     wide = _at_least_float32(logits)
