@@ -21,11 +21,6 @@ is reported, so load changes on a shared machine hit them alike.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -35,6 +30,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from tricks_lab.autoaugment import AutoAugment, autoaugment_batch
+from tricks_lab.cache import atomic_write_json
+
+from _timing import device_name, time_interleaved
 
 BASELINE = "torchvision AutoAugment per image (DataLoader)"
 
@@ -74,11 +72,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def loader_pass(
     transform: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, workers: int
 ) -> Callable[[], torch.Tensor]:
@@ -104,24 +97,9 @@ def paths(images: torch.Tensor, workers: int) -> list[tuple[str, Callable[[], to
     ]
 
 
-def median_seconds(runs: list[Callable[[], torch.Tensor]], device: torch.device, repeats: int) -> list[float]:
-    """Median wall time per run over ``repeats`` interleaved rounds, after one warm-up round."""
-    for run in runs:
-        run()
-    times: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeats):
-        for run, record in zip(runs, times):
-            synchronise(device)
-            start = time.perf_counter()
-            run()
-            synchronise(device)
-            record.append(time.perf_counter() - start)
-    return [statistics.median(record) for record in times]
-
-
 def measure(images: torch.Tensor, workers: int, repeats: int) -> list[Result]:
     named = paths(images, workers)
-    seconds = median_seconds([run for _, run in named], images.device, repeats)
+    seconds = time_interleaved([run for _, run in named], images.device, repeats, warmup=1)
     return [Result(name, t, images.shape[0] / t) for (name, _), t in zip(named, seconds)]
 
 
@@ -135,20 +113,6 @@ def print_table(results: list[Result], header: str) -> None:
     print(f"{'path':48s} {'ms/batch':>10s} {'images/s':>11s} {'vs per-image':>13s}")
     for r in results:
         print(f"{r.name:48s} {1e3 * r.seconds_per_batch:10.2f} {r.images_per_second:11.0f} {ratio(r, results):12.1f}x")
-
-
-def write_json(path: str, record: dict) -> None:
-    """Write ``record`` atomically: a temporary file in the same folder, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(handle.name, path)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def main() -> None:
@@ -168,7 +132,7 @@ def main() -> None:
     )
     print_table(results, header)
     if args.json:
-        write_json(
+        atomic_write_json(
             args.json,
             {
                 "benchmark": "autoaugment_speed",

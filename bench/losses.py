@@ -11,15 +11,13 @@ matrix and sums ``-q log softmax(z)`` by hand, the way the seeds' code does.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch.utils.benchmark import Timer
 
+from tricks_lab.cache import atomic_write_json
 from tricks_lab.losses import DistillationLoss, LabelSmoothingCrossEntropy, SoftTargetCrossEntropy, smooth_targets
 
 SMOOTHING = 0.1
@@ -76,13 +74,6 @@ def run(device: torch.device, batch: int, num_classes: int) -> list[dict[str, ob
     return rows
 
 
-def write_json_atomically(path: str, payload: dict[str, object]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(handle.name, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -97,7 +88,7 @@ def main() -> None:
         print(f"{row['loss']:42s} {row['classes']:4d} {row['seconds'] * 1e6:9.1f} {row['ratio']:6.2f}")
     if args.json_path:
         payload = {"device": str(device), "batch": args.batch, "torch": torch.__version__, "rows": rows}
-        write_json_atomically(args.json_path, payload)
+        atomic_write_json(args.json_path, payload)
 
 
 if __name__ == "__main__":

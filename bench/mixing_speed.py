@@ -21,11 +21,6 @@ in the environment; --threads 1 steadies timings on a shared machine.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +29,10 @@ import torchvision
 from torchvision.transforms import v2
 
 from tricks_lab import mixing
+from tricks_lab.cache import atomic_write_json
 from tricks_lab.models import fastnet
+
+from _timing import device_name, repeated, time_interleaved
 
 NUM_CLASSES = 10
 ALPHA = 1.0
@@ -58,31 +56,15 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_interleaved(
-    calls: dict[str, Callable[[], object]], device: torch.device, reps: int, rounds: int, warmup: int = 3
+def best_seconds_per_call(
+    calls: dict[str, Callable[[], object]], device: torch.device, reps: int, rounds: int
 ) -> dict[str, float]:
     """Seconds per call of each function: the best over ``rounds`` of the mean of ``reps``
-    calls (as ``timeit`` advises: the slower rounds measure other load, not the op).
-    Rounds visit every function in turn, so a load change on a shared machine hits all
-    of them alike."""
-    for fn in calls.values():
-        for _ in range(warmup):
-            fn()
-    synchronize(device)
-    per_call: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, fn in calls.items():
-            start = time.perf_counter()
-            for _ in range(reps):
-                fn()
-            synchronize(device)
-            per_call[name].append((time.perf_counter() - start) / reps)
-    return {name: min(times) for name, times in per_call.items()}
+    calls (as ``timeit`` advises: the slower rounds measure other load, not the op),
+    after one warm-up round. Rounds visit every function in turn (see ``time_interleaved``)."""
+    runs = [repeated(fn, reps) for fn in calls.values()]
+    seconds = time_interleaved(runs, device, rounds, warmup=1, statistic=min)
+    return {name: total / reps for name, total in zip(calls, seconds)}
 
 
 def make_ops(device: torch.device) -> dict[str, tuple[Op, str | None]]:
@@ -119,8 +101,7 @@ def time_train_step(images: torch.Tensor, targets: torch.Tensor, device: torch.d
         loss.backward()
         optimizer.step()
 
-    warmup = 1 if device.type == "cpu" else 3
-    return time_interleaved({"step": step}, device, reps, rounds=1, warmup=warmup)["step"]
+    return best_seconds_per_call({"step": step}, device, reps, rounds=1)["step"]
 
 
 def measure(args: argparse.Namespace) -> dict[str, object]:
@@ -131,7 +112,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     labels = torch.randint(0, NUM_CLASSES, (args.batch_size,), device=device, generator=generator)
     ops = make_ops(device)
     calls = {name: (lambda op=op: op(images, labels)) for name, (op, _) in ops.items()}
-    seconds = time_interleaved(calls, device, reps, args.rounds)
+    seconds = best_seconds_per_call(calls, device, reps, args.rounds)
     step = None
     if not args.no_step:
         _, soft = mixing.mixup(images, labels, ALPHA, NUM_CLASSES)
@@ -160,12 +141,6 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine() or "cpu"
-
-
 def print_table(record: dict[str, object]) -> None:
     print(f"device: {record['device']}  torch {record['torch']}  torchvision {record['torchvision']}  "
           f"batch {record['batch']}  {record['rounds']} rounds x {record['reps']} calls")
@@ -179,14 +154,6 @@ def print_table(record: dict[str, object]) -> None:
               f"{row['vs'] or '':<20}{share:>10}")
 
 
-def write_json_atomically(record: dict[str, object], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(temporary, path)
-
-
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -194,7 +161,7 @@ def main() -> None:
     record = measure(args)
     print_table(record)
     if args.json:
-        write_json_atomically(record, args.json)
+        atomic_write_json(args.json, record)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,6 @@ than free cores the vectorised ops stall and the timings mean nothing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -34,7 +29,10 @@ import torch
 import torchvision
 from torchvision.transforms import v2
 
+from tricks_lab.cache import atomic_write_json
 from tricks_lab.occlusion import RandomErasing, cutout_batch, random_erasing_batch
+
+from _timing import device_name, time_interleaved
 
 BASELINE = "torchvision per image"
 
@@ -58,37 +56,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", help="write the results to this JSON file")
     return parser.parse_args()
-
-
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds_once(run: Callable[[], torch.Tensor], device: torch.device) -> float:
-    synchronise(device)
-    start = time.perf_counter()
-    run()
-    synchronise(device)
-    return time.perf_counter() - start
-
-
-def median_seconds(
-    runs: list[Callable[[], torch.Tensor]], device: torch.device, repeats: int
-) -> list[float]:
-    """Median wall time of each run over ``repeats`` rounds after two warm-up rounds.
-
-    The paths take turns within each round, so a load change on a shared
-    machine affects them all alike and the ratios stay comparable.
-    """
-    for _ in range(2):
-        for run in runs:
-            run()
-    times: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeats):
-        for run, record in zip(runs, times):
-            record.append(seconds_once(run, device))
-    return [statistics.median(record) for record in times]
 
 
 def per_image(transform: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:
@@ -118,7 +85,7 @@ def paths(images: torch.Tensor) -> list[tuple[str, str, Callable[[], torch.Tenso
 
 def measure(images: torch.Tensor, repeats: int) -> list[Result]:
     named = paths(images)
-    seconds = median_seconds([run for _, _, run in named], images.device, repeats)
+    seconds = time_interleaved([run for _, _, run in named], images.device, repeats)
     return [
         Result(name, fill, t, images.shape[0] / t) for (name, fill, _), t in zip(named, seconds)
     ]
@@ -138,20 +105,6 @@ def print_table(results: list[Result], header: str) -> None:
             f"{r.name:36s} {r.fill:>6s} {1e3 * r.seconds_per_batch:9.3f} "
             f"{r.images_per_second:11.0f} {speedup(r, results):12.1f}x"
         )
-
-
-def write_json(path: str, record: dict) -> None:
-    """Write ``record`` atomically: a temporary file in the same folder, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(handle.name, path)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def main() -> None:
@@ -179,7 +132,7 @@ def main() -> None:
             "repeats": args.repeats,
             "results": [asdict(r) | {"speedup_vs_per_image": speedup(r, results)} for r in results],
         }
-        write_json(args.json, record)
+        atomic_write_json(args.json, record)
 
 
 if __name__ == "__main__":

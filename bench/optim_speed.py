@@ -14,20 +14,17 @@ two forced variants of ours show what the choice is worth. Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import tempfile
-import time
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 import adabound
 import torch
 import torchvision
 
+from tricks_lab.cache import atomic_write_json
 from tricks_lab.optim import AdaBound, AMSBound
+
+from _timing import device_name, repeated, time_interleaved
 
 OptimizerFactory = Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]
 
@@ -63,28 +60,12 @@ def resnet18_parameters(device: torch.device) -> list[torch.nn.Parameter]:
     return params
 
 
-def time_steps(optimizer: torch.optim.Optimizer, steps: int, device: torch.device) -> float:
-    """Seconds per step, averaged over ``steps`` consecutive steps."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        optimizer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / steps
-
-
 def measure(device: torch.device, rounds: int, steps: int) -> dict[str, float]:
-    """Median seconds per step of every optimizer, after two warm-up steps each."""
+    """Median seconds per step of every optimizer (mean of ``steps`` steps a round), after one warm-up round."""
     optimizers = {name: make(resnet18_parameters(device)) for name, make in OPTIMIZERS.items()}
-    times: dict[str, list[float]] = {name: [] for name in optimizers}
-    for round_index in range(rounds + 1):
-        for name, optimizer in optimizers.items():
-            seconds = time_steps(optimizer, steps if round_index else 2, device)
-            if round_index:
-                times[name].append(seconds)
-    return {name: statistics.median(values) for name, values in times.items()}
+    runs = [repeated(optimizer.step, steps) for optimizer in optimizers.values()]
+    seconds = time_interleaved(runs, device, rounds, warmup=1)
+    return {name: total / steps for name, total in zip(optimizers, seconds)}
 
 
 def print_table(medians: dict[str, float]) -> None:
@@ -92,15 +73,6 @@ def print_table(medians: dict[str, float]) -> None:
     print(f"{'optimizer':40s} {'ms/step':>9s} {'vs ' + BASELINE:>24s}")
     for name, seconds in medians.items():
         print(f"{name:40s} {seconds * 1e3:9.2f} {seconds / baseline:23.2f}x")
-
-
-def write_json(path: str, record: dict[str, Any]) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(record, stream, indent=2)
-    os.replace(temporary, path)
 
 
 def main() -> None:
@@ -117,11 +89,11 @@ def main() -> None:
     )
     print_table(medians)
     if args.json:
-        write_json(
+        atomic_write_json(
             args.json,
             {
                 "device": str(device),
-                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                "device_name": device_name(device),
                 "torch": torch.__version__,
                 "cpu_threads": torch.get_num_threads(),
                 "rounds": args.rounds,
