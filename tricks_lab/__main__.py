@@ -7,6 +7,7 @@ Examples::
         --variant baseline --variant "smoothing: label_smoothing=0.1" \\
         --out book/results/03_label_smoothing.json
     python -m tricks_lab recipe        # the baseline recipe's fields and defaults
+    torchrun --nproc_per_node=4 -m tricks_lab run --profile short --set batch_size=4096 lr_reference_batch=512
 
 ``run`` is ``compare`` with a single variant. Each variant is ``NAME`` or
 ``NAME: field=value field=value`` (space-separated) applied to the baseline
@@ -14,6 +15,8 @@ recipe (fields as in :class:`tricks_lab.recipe.Recipe`; a tuple as
 ``milestones=0.5,0.75``;
 ``teacher=NAME`` uses an earlier variant as the teacher). The table is
 printed; ``--out`` writes a results record with provenance (atomically).
+Under ``torchrun`` the ranks train data-parallel (:mod:`tricks_lab.distributed`):
+``batch_size`` stays the global batch, and only rank 0 prints and writes.
 """
 
 from __future__ import annotations
@@ -79,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key, value in BASELINE.to_dict().items():
             print(f"{key} = {value!r}")
         return 0
+    from . import distributed
     from .experiments import compare
+    from .profiles import resolve_profile
     from .records import save_record
 
     try:
@@ -97,10 +102,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    comparison = compare(recipes, seeds, args.profile, cache=not args.no_cache)
+    ctx = distributed.init_from_env(resolve_profile(args.profile).device)  # no-op without torchrun
+    try:
+        comparison = compare(recipes, seeds, args.profile, cache=not args.no_cache)
+    finally:
+        distributed.shutdown()
+    if ctx.rank != 0:  # only rank 0 prints and writes
+        return 0
+    if ctx.world_size > 1:
+        print(f"data-parallel over {ctx.world_size} processes ({ctx.backend}); "
+              f"each rank's batch is batch_size / {ctx.world_size}")
     print(comparison)
     if args.out:
-        command = "python -m tricks_lab " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        launcher = ("python -m tricks_lab" if ctx.world_size == 1
+                    else f"torchrun --nproc_per_node={ctx.world_size} -m tricks_lab")
+        command = launcher + " " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
         path = save_record(args.out, comparison, command=command,
                            wall_seconds=time.perf_counter() - started)
         print(f"record written to {path}")

@@ -27,6 +27,11 @@ def scaled_lr(recipe: Recipe, profile: Profile) -> float:
     return recipe.effective_lr * scaled_batch_size(recipe, profile) / recipe.batch_size
 
 
+def scaled_final_lr(recipe: Recipe, profile: Profile) -> float:
+    """AdaBound's ``final_lr`` scaled like the lr: ``final_lr * scaled_lr / lr``."""
+    return recipe.final_lr * scaled_lr(recipe, profile) / recipe.lr
+
+
 def scaled_epochs(recipe: Recipe, profile: Profile) -> int:
     """The recipe's epochs under ``profile`` (its ``epoch_scale``, at least 1)."""
     return max(1, round(recipe.epochs * profile.epoch_scale))
@@ -43,7 +48,12 @@ def make_model(recipe: Recipe, profile: Profile, num_classes: int = 10) -> nn.Mo
 
 
 def make_optimizer(recipe: Recipe, profile: Profile, model: nn.Module) -> torch.optim.Optimizer:
-    """SGD (Nesterov), Adam, AdaBound or AMSBound at the scaled lr."""
+    """SGD (Nesterov), Adam, AdaBound or AMSBound at the scaled lr.
+
+    AdaBound's ``final_lr`` is a learning rate too: it is scaled by the same
+    factor as ``lr`` (the profile's batch scale and ``lr_reference_batch``), so
+    ``final_lr / lr`` is the recipe's under every profile.
+    """
     lr = scaled_lr(recipe, profile)
     if recipe.no_bias_decay:
         from .optim import no_bias_decay
@@ -59,7 +69,7 @@ def make_optimizer(recipe: Recipe, profile: Profile, model: nn.Module) -> torch.
         return torch.optim.Adam(params, lr=lr)
     from .optim import AdaBound
 
-    return AdaBound(params, lr=lr, final_lr=recipe.final_lr, gamma=recipe.bound_gamma,
+    return AdaBound(params, lr=lr, final_lr=scaled_final_lr(recipe, profile), gamma=recipe.bound_gamma,
                     amsbound=recipe.optimizer == "amsbound")
 
 

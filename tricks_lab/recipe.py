@@ -1,8 +1,8 @@
 """``Recipe``: one training run described as data, with a field for every trick.
 
 The default recipe is the book's baseline: the fast net, SGD with Nesterov
-momentum 0.9, batch 512, lr 0.4 (He et al. (2016)'s 0.1 per 256 images,
-scaled linearly), weight decay 5e-4, step decay by 10x at 50% and 75% of
+momentum 0.9, batch 512, lr 0.4 (0.2 per 256 images: twice He et al.
+(2016)'s 0.1, which a short schedule on a BatchNorm net tolerates), weight decay 5e-4, step decay by 10x at 50% and 75% of
 training, random crop + flip, no other trick. A chapter changes one field
 with ``dataclasses.replace(BASELINE, label_smoothing=0.1)`` and compares.
 """

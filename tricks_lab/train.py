@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ._validation import check_choice, check_positive_int
+from .distributed import DataParallel, is_main_process, world_size
 from .loader import GpuLoader
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -116,6 +117,12 @@ def fit(
     ``eval_every`` epochs and after the last one. Defaults: SGD with Nesterov
     momentum 0.9, lr 0.1, weight decay 5e-4; cross entropy
     (``torch.nn.functional.cross_entropy`` takes soft targets too); no schedule.
+
+    Under ``torchrun`` (a process group of several ranks, see
+    :mod:`tricks_lab.distributed`) the same call trains data-parallel: the
+    loader's ``batch_size`` is the global batch, each rank takes its shard,
+    the model runs in ``DistributedDataParallel`` with synchronised BatchNorm,
+    and the history holds metrics reduced over all ranks.
     """
     check_positive_int("epochs", epochs)
     check_positive_int("eval_every", eval_every)
@@ -130,10 +137,14 @@ def fit(
         model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4
     )
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    forward = torch.compile(model) if compile_model else model
+    replica = DataParallel(model) if world_size() > 1 else None  # under torchrun: DDP, sharded batches
+    if replica is not None:
+        train_loader = replica.shard(train_loader)
+    trained = model if replica is None else replica.module
+    forward = torch.compile(trained) if compile_model else trained
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     history = History()
-    show = default_progress() if progress is None else progress
+    show = (default_progress() if progress is None else progress) and is_main_process()
     bar = _progress_bar(epochs * len(train_loader), description, show)
     elapsed = 0.0
     for epoch in range(1, epochs + 1):
@@ -164,7 +175,10 @@ def fit(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed += time.perf_counter() - started
-        step_losses = torch.stack(losses).float().cpu().tolist()
+        step_losses_t = torch.stack(losses).float()
+        if replica is not None:  # the global batch's mean loss, and counts over all ranks
+            step_losses_t, correct, seen = replica.reduce_epoch(step_losses_t, correct, seen)
+        step_losses = step_losses_t.cpu().tolist()
         history.epoch.append(epoch)
         history.train_loss.append(sum(step_losses) / len(step_losses))
         history.train_acc.append(correct.item() / seen)
@@ -173,10 +187,13 @@ def fit(
         history.step_loss.extend(step_losses)
         history.step_lr.extend(step_lrs)
         evaluate_now = test_loader is not None and (epoch % eval_every == 0 or epoch == epochs)
-        test_acc = evaluate(model, test_loader, tta=tta, precision=precision) if evaluate_now else float("nan")
+        evaluate_fn = evaluate if replica is None else replica.evaluate
+        test_acc = evaluate_fn(model, test_loader, tta=tta, precision=precision) if evaluate_now else float("nan")
         history.test_acc.append(test_acc)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", test_acc=f"{test_acc:.3f}")
     bar.close()
+    if replica is not None:
+        replica.close()
     return history
 
 

@@ -1,0 +1,184 @@
+"""The mixing chapters' figures and explorers (04 RICAP, 09 mixup and CutMix): they build, label
+their axes, draw what the package computes, and validate their input."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from tricks_lab.experiments import Comparison, Result  # noqa: E402
+from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
+from tricks_lab.mixing import sample_ricap_params  # noqa: E402
+from tricks_lab.recipe import BASELINE  # noqa: E402
+from tricks_lab.train import History  # noqa: E402
+from tricks_lab.widgets import mixing as W  # noqa: E402
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+
+
+def labelled(ax) -> bool:
+    return bool(ax.get_xlabel()) and bool(ax.get_ylabel())
+
+
+def plot_axes(fig) -> list:
+    """Axes that are plots, not images."""
+    return [ax for ax in fig.axes if not ax.images]
+
+
+def fake_comparison(accuracies: dict[str, dict[int, float]], epochs: int) -> Comparison:
+    """Runs with given test accuracies per seed, ``epochs`` epochs of history each."""
+    results = {}
+    for name, per_seed in accuracies.items():
+        recipe = BASELINE if name == "baseline" else BASELINE.replace(mixing="mixup")
+        history = History(epoch=list(range(1, epochs + 1)), train_loss=[1.0] * epochs,
+                          train_acc=[0.5] * epochs, test_acc=[0.5] * epochs)
+        results[name] = [Result(recipe, "smoke", seed, acc, history, 1.0, 1.0, "fake", "cpu", "fp32")
+                         for seed, acc in per_seed.items()]
+    seeds = tuple(next(iter(accuracies.values())))
+    return Comparison("smoke", seeds, results)
+
+
+def test_float_batch_matches_the_loader_and_rejects_bad_input(images: np.ndarray) -> None:
+    batch = W.float_batch(images)
+    assert batch.shape == (8, 3, 32, 32) and batch.dtype == torch.float32
+    expected = (images[0, 5, 7] / 255 - np.array(CIFAR10_MEAN)) / np.array(CIFAR10_STD)
+    assert np.allclose(batch[0, :, 5, 7].numpy(), expected, atol=1e-5)
+    assert W.float_batch(images[0]).shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="uint8"):
+        W.float_batch(images.astype(np.float32))
+    with pytest.raises(ValueError, match="3 channels"):
+        W.float_batch(images[..., :2])
+
+
+def test_lambda_distribution_figure_is_labelled_and_validates() -> None:
+    fig = W.lambda_distribution_figure((0.2, 1.0), samples=2000)
+    assert len(fig.axes) == 2 and all(labelled(ax) for ax in fig.axes)
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        W.lambda_distribution_figure((0.0,))
+    with pytest.raises(ValueError, match="alphas must name"):
+        W.lambda_distribution_figure(())
+
+
+def test_mixup_pair_figure_shows_both_ops_and_their_targets(images: np.ndarray) -> None:
+    fig = W.mixup_pair_figure(images[0], images[1], 3, 8, CLASSES, alpha=0.4, lam=0.7, seed=2)
+    assert all(labelled(ax) for ax in plot_axes(fig)) and len(plot_axes(fig)) == 2
+    bars = plot_axes(fig)[1].patches
+    heights = [b.get_height() for b in bars]
+    assert heights[:2] == pytest.approx([0.7, 0.3])  # mixup: cat, ship
+    assert heights[2] + heights[3] == pytest.approx(1.0) and heights[2] > 0.7  # CutMix: clipping only adds to A
+    legend = " ".join(t.get_text() for t in plot_axes(fig)[0].get_legend().get_texts())
+    half = stats.beta(0.4, 0.4).cdf(0.7) - stats.beta(0.4, 0.4).cdf(0.3)
+    assert f"P = {half:.2f}" in legend
+    with pytest.raises(ValueError, match="lam must be in"):
+        W.mixup_pair_figure(images[0], images[1], 3, 8, CLASSES, lam=1.5)
+    with pytest.raises(ValueError, match="labels must lie in"):
+        W.mixup_pair_figure(images[0], images[1], 3, 10, CLASSES)
+
+
+def test_cutmix_lambda_figure_never_lowers_lambda() -> None:
+    fig = W.cutmix_lambda_figure(alpha=1.0, samples=2000)
+    assert all(labelled(ax) for ax in fig.axes)
+    scatter = fig.axes[0].collections[0].get_offsets()
+    assert (scatter[:, 1] >= scatter[:, 0] - 1e-6).all()
+
+
+def test_ricap_boundary_law_is_a_distribution_matching_the_sampler() -> None:
+    law = W.ricap_boundary_law(0.3, 16)
+    assert law.shape == (17,) and law.sum() == pytest.approx(1.0) and (law >= 0).all()
+    assert law == pytest.approx(law[::-1])
+    generator = torch.Generator().manual_seed(0)
+    draws = np.array([sample_ricap_params(1, 16, 16, 0.3, generator).boundary[0].item() for _ in range(1500)])
+    assert stats.chisquare(np.bincount(draws, minlength=17), law * len(draws)).pvalue > 0.01
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        W.ricap_boundary_law(0.0, 16)
+
+
+def test_ricap_figure_draws_the_boundary_crops_and_area_weights(images: np.ndarray) -> None:
+    fig = W.ricap_figure(images[:4], [3, 8, 1, 3], CLASSES, beta=0.3, boundary=(12, 20), seed=1)
+    image_axes = [ax for ax in fig.axes if ax.images]
+    assert len(image_axes) == 5 and labelled(image_axes[4])
+    assert all(labelled(ax) for ax in plot_axes(fig))
+    assert "(12, 20)" in image_axes[4].get_title()
+    titles = [ax.get_title() for ax in image_axes[:4]]
+    assert titles[0].startswith("patch 0: 12 x 20") and titles[3].startswith("patch 3: 20 x 12")
+    target = [b.get_height() for b in plot_axes(fig)[1].patches]  # classes 1, 3, 8
+    assert target == pytest.approx([12 * 12 / 1024, (12 * 20 + 20 * 12) / 1024, 20 * 20 / 1024])
+    drawn = W.ricap_figure(images[:4], [0, 1, 2, 3], CLASSES, beta=0.3, seed=5)  # boundary drawn
+    assert "boundary" in [ax for ax in drawn.axes if ax.images][4].get_title()
+    with pytest.raises(ValueError, match="exactly 4 images"):
+        W.ricap_figure(images[:3], [0, 1, 2], CLASSES)
+    with pytest.raises(ValueError, match="boundary w must be in"):
+        W.ricap_figure(images[:4], [0, 1, 2, 3], CLASSES, boundary=(40, 3))
+
+
+def test_ricap_beta_figure_is_labelled() -> None:
+    fig = W.ricap_beta_figure((0.3, 3.0), samples=2000)
+    assert len(fig.axes) == 2 and all(labelled(ax) for ax in fig.axes)
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "empty patch in" in legend[0] and legend[1].endswith("empty patch in 0%")
+
+
+@pytest.mark.parametrize("method", W.METHODS)
+def test_mixed_grid_figure_has_a_row_per_value_and_titles_from_the_targets(method: str, images: np.ndarray) -> None:
+    fig = W.mixed_grid_figure(images, np.arange(8), CLASSES, method, (0.3, 2.0), seed=4)
+    assert len(fig.axes) == 3 * 8
+    assert [fig.axes[8 * r].get_ylabel() for r in range(3)][0] == "the batch"
+    assert all(fig.axes[8 + c].get_title() for c in range(8))
+    with pytest.raises(ValueError, match="method must be one of"):
+        W.mixed_grid_figure(images, np.arange(8), CLASSES, "cutout")
+    with pytest.raises(ValueError, match="one label per image"):
+        W.mixed_grid_figure(images, np.arange(7), CLASSES, method)
+
+
+def test_explorers_build() -> None:
+    pytest.importorskip("ipywidgets")
+    pictures = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    assert W.mixup_explorer(pictures[0], pictures[1], 0, 1, CLASSES) is not None
+    assert W.ricap_explorer(pictures, [0, 1, 2, 3], CLASSES) is not None
+
+
+def test_train_test_summary_marks_mixed_rows() -> None:
+    comparison = fake_comparison({"baseline": {0: 0.5, 1: 0.6}, "mixup": {0: 0.4, 1: 0.5}}, 4)
+    text = W.train_test_summary(comparison)
+    lines = text.splitlines()
+    assert lines[2].startswith("baseline") and "*" not in lines[2]
+    assert lines[3].startswith("mixup") and "*" in lines[3] and "55.00" in lines[2]
+    assert "dominant label" in lines[-1]
+
+
+def test_budget_figure_and_sentence_follow_the_numbers() -> None:
+    short = fake_comparison({"baseline": {0: 0.50, 1: 0.52, 2: 0.54}, "mixup": {0: 0.40, 1: 0.42, 2: 0.44}}, 8)
+    long = fake_comparison({"baseline": {0: 0.60}, "mixup": {0: 0.58}}, 16)
+    fig = W.budget_figure({"8": short, "16": long})
+    assert labelled(fig.axes[0]) and [int(t) for t in fig.axes[0].get_xticks()] == [8, 16]
+    baseline_line = fig.axes[0].get_lines()[0]  # joins the means over seed 0, the seed both budgets ran
+    assert list(baseline_line.get_ydata()) == pytest.approx([50.0, 60.0])
+    with pytest.raises(ValueError, match="share no seed"):
+        W.budget_figure({"8": short, "16": fake_comparison({"baseline": {5: 0.6}, "mixup": {5: 0.5}}, 16)})
+    sentence = W.budget_gap_sentence(short, long, "mixup")
+    assert "10.00 points behind the baseline after 8 epochs" in sentence
+    assert "2.00 points behind the baseline after 16 epochs" in sentence
+    assert "moved by 8.00 points in mixup's favour" in sentence
+    assert "more than twice" in sentence
+    close = fake_comparison({"baseline": {0: 0.60}, "mixup": {0: 0.51}}, 16)
+    assert "cannot tell it from seed noise" in W.budget_gap_sentence(short, close, "mixup")
+    with pytest.raises(ValueError, match="has no recipe 'cutmix'"):
+        W.budget_gap_sentence(short, long, "cutmix")
