@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXECUTED := _build/executed
+# nbmake skips any path containing "_build", so the executed copy lives beside it.
+EXECUTED := _executed
 NBMAKE_TIMEOUT ?= 900
 JB := $(BIN)/jupyter-book build --toc $(CURDIR)/_toc.yml -W --keep-going
 
@@ -33,11 +34,12 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not built_book"
 
 notebooks: $(STAMP)
-	rm -rf $(EXECUTED) && mkdir -p _build && cp -r book $(EXECUTED)
+	rm -rf $(EXECUTED) && cp -r book $(EXECUTED)
 	$(BIN)/python -m pytest --nbmake --nbmake-kernel=python3 --nbmake-timeout=$(NBMAKE_TIMEOUT) \
 		--overwrite --durations=0 -p no:cacheprovider $(EXECUTED)
 
 book-from-executed: $(STAMP)
+	mkdir -p _build
 	sed 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > _build/_config.executed.yml
 	grep -q 'execute_notebooks: "off"' _build/_config.executed.yml
 	$(JB) --config $(CURDIR)/_build/_config.executed.yml --path-output $(CURDIR) $(EXECUTED)
@@ -46,4 +48,4 @@ check-book: $(STAMP)
 	$(BIN)/python -m pytest -m built_book -p no:cacheprovider
 
 clean:
-	rm -rf _build .cache
+	rm -rf _build _executed .cache

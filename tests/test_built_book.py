@@ -40,7 +40,7 @@ def test_chapter_has_figures_math_colab_link_and_references(chapter: str) -> Non
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_was_executed_without_errors(chapter: str) -> None:
-    notebook = json.loads((ROOT / "_build" / "executed" / f"{chapter}.ipynb").read_text())
+    notebook = json.loads((ROOT / "_executed" / f"{chapter}.ipynb").read_text())
     errors = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert errors == []
