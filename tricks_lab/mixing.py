@@ -320,13 +320,13 @@ def sample_cutmix_params(
     count = 1 if mode == "batch" else batch_size
     permutation = sample_permutation(batch_size, generator, device)
     sampled_lam = sample_symmetric_beta(alpha, count, generator, device)
-    boxes = _cutmix_boxes(sampled_lam, height, width, generator)
+    boxes = cutmix_boxes(sampled_lam, height, width, generator)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     lam = 1.0 - area.to(torch.float32) / (height * width)
     return CutMixParams(permutation=permutation, boxes=boxes, sampled_lam=sampled_lam, lam=lam)
 
 
-def _cutmix_boxes(
+def cutmix_boxes(
     lam: torch.Tensor, height: int, width: int, generator: torch.Generator | None
 ) -> torch.Tensor:
     """Boxes ``(x1, y1, x2, y2)`` of sides ``floor(side sqrt(1 - lam))`` at uniform centres, clipped."""
@@ -335,14 +335,14 @@ def _cutmix_boxes(
         [torch.floor(width * cut_ratio), torch.floor(height * cut_ratio)], dim=1
     ).long()
     extent = torch.tensor([width, height], device=lam.device)
-    centres = _uniform_int(extent - 1, (lam.shape[0], 2), generator)
+    centres = sample_uniform_int(extent - 1, (lam.shape[0], 2), generator)
     low = centres - sizes // 2
     high = low + sizes
     zero = torch.zeros_like(extent)
     return torch.cat([low.clamp(zero, extent), high.clamp(zero, extent)], dim=1)
 
 
-def _uniform_int(
+def sample_uniform_int(
     high: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator | None
 ) -> torch.Tensor:
     """Integers uniform on ``{0, ..., high}`` (``high`` broadcast against ``shape``), int64."""
@@ -523,7 +523,7 @@ def sample_ricap_params(
     fractions = sample_symmetric_beta(beta, 2, generator, device)
     boundary = torch.round(fractions.double() * extent).long()
     sizes = ricap_patch_sizes(boundary, height, width)
-    crop_origins = _uniform_int(extent - sizes, (4, 2), generator)
+    crop_origins = sample_uniform_int(extent - sizes, (4, 2), generator)
     permutations = torch.stack([sample_permutation(batch_size, generator, device) for _ in range(4)])
     weights = (sizes.prod(dim=1).double() / (width * height)).to(torch.float32)
     return RicapParams(

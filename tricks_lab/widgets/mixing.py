@@ -34,8 +34,8 @@ from ..mixing import (
     CutMixParams,
     MixupParams,
     RicapParams,
-    _cutmix_boxes,
-    _uniform_int,
+    cutmix_boxes,
+    sample_uniform_int,
     apply_cutmix,
     apply_mixup,
     apply_ricap,
@@ -189,7 +189,7 @@ def mixup_pair_figure(
     pair = torch.tensor([1, 0])
     lam_t = torch.tensor([lam], dtype=torch.float32)
     mixed, mixup_targets = apply_mixup(batch, labels, MixupParams(pair, lam_t), num_classes)
-    boxes = _cutmix_boxes(lam_t, height, width, _generator(seed))
+    boxes = cutmix_boxes(lam_t, height, width, _generator(seed))
     x1, y1, x2, y2 = boxes[0].tolist()
     cut_lam = 1.0 - (x2 - x1) * (y2 - y1) / (height * width)
     params = CutMixParams(pair, boxes, lam_t, torch.tensor([cut_lam], dtype=torch.float32))
@@ -304,7 +304,7 @@ def _ricap_params_at(boundary: tuple[int, int], height: int, width: int, generat
     boundary_t = torch.tensor([int(w), int(h)])
     sizes = ricap_patch_sizes(boundary_t, height, width)
     extent = torch.tensor([width, height])
-    origins = _uniform_int(extent - sizes, (4, 2), generator)
+    origins = sample_uniform_int(extent - sizes, (4, 2), generator)
     permutations = torch.stack([torch.roll(torch.arange(4), -k) for k in range(4)])
     weights = (sizes.prod(dim=1).double() / (width * height)).to(torch.float32)
     return RicapParams(boundary_t, sizes, origins, permutations, weights)
