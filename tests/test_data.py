@@ -17,6 +17,8 @@ from tricks_lab.data import (
     load_cifar10,
 )
 
+from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD
+
 from fakes import fake_split, png_bytes, write_batches, write_image_zip
 
 
@@ -173,5 +175,16 @@ def test_the_shared_offline_copy(real_cifar10) -> None:
     assert data.train_images.shape == (50_000, 32, 32, 3) and data.test_images.shape == (10_000, 32, 32, 3)
     assert np.bincount(data.train_labels).tolist() == [5000] * 10
     assert np.bincount(data.test_labels).tolist() == [1000] * 10
-    mean = data.train_images.reshape(-1, 3).mean(axis=0) / 255
-    np.testing.assert_allclose(mean, [0.4914, 0.4822, 0.4465], atol=0.005)
+    pixels = data.train_images.reshape(-1, 3) / 255
+    np.testing.assert_allclose(pixels.mean(axis=0), CIFAR10_MEAN, atol=0.005)
+    np.testing.assert_allclose(pixels.std(axis=0), CIFAR10_STD, atol=0.005)
+
+
+def test_the_widely_copied_std_is_not_the_datasets(real_cifar10) -> None:
+    """(0.2023, 0.1994, 0.2010) averages per-image stds; normalising with it leaves std ~1.2, not 1."""
+    pixels = real_cifar10.train_images.reshape(-1, 3) / 255
+    copied = np.array([0.2023, 0.1994, 0.2010])
+    per_image_std = (real_cifar10.train_images / 255).std(axis=(1, 2)).mean(axis=0)
+    np.testing.assert_allclose(per_image_std, copied, atol=0.01)
+    normalised_std = pixels.std(axis=0) / copied
+    assert np.all((normalised_std > 1.15) & (normalised_std < 1.3)), normalised_std
