@@ -3,7 +3,7 @@
 Measures images/s, side by side in one run, on ``--batch`` uint8 images of
 ``--size`` x ``--size`` (default 512 CIFAR-sized images), CIFAR-10 policy:
 
-- ``tricks_lab.autoaugment.autoaugment_batch`` on ``--device``: one call, every
+- ``tricks_lab.autoaugment.autoaugment`` on ``--device``: one call, every
   image its own sub-policy, coin flips and signs (the GPU-resident loader path);
 - ``torchvision.transforms.v2.AutoAugment`` image by image in a ``DataLoader``
   (``--workers`` worker processes), the batch then moved to ``--device``: the
@@ -29,7 +29,7 @@ import torchvision
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from tricks_lab.autoaugment import AutoAugment, autoaugment_batch
+from tricks_lab.autoaugment import AutoAugment, autoaugment
 from tricks_lab.cache import atomic_write_json
 
 from _timing import device_name, time_interleaved
@@ -90,7 +90,7 @@ def paths(images: torch.Tensor, workers: int) -> list[tuple[str, Callable[[], to
     generator = torch.Generator(device=images.device).manual_seed(0)
     torchvision_aa = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
     return [
-        ("tricks_lab autoaugment_batch", lambda: autoaugment_batch(images, "cifar10", generator=generator)),
+        ("tricks_lab autoaugment", lambda: autoaugment(images, "cifar10", generator=generator)),
         (BASELINE, loader_pass(torchvision_aa, images, workers)),
         ("tricks_lab AutoAugment per image (DataLoader)", loader_pass(AutoAugment("cifar10"), images, workers)),
         ("torchvision AutoAugment on the batch (one draw)", lambda: torchvision_aa(images)),

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.benchmark import Timer
 
 from tricks_lab.cache import atomic_write_json
-from tricks_lab.losses import DistillationLoss, LabelSmoothingCrossEntropy, SoftTargetCrossEntropy, smooth_targets
+from tricks_lab.losses import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy, distillation_loss, smooth_targets
 
 SMOOTHING = 0.1
 
@@ -35,7 +35,6 @@ def candidates(
     uniform = LabelSmoothingCrossEntropy(SMOOTHING)
     others = LabelSmoothingCrossEntropy(SMOOTHING, convention="others")
     soft_ce = SoftTargetCrossEntropy()
-    distill = DistillationLoss(temperature=4.0, alpha=0.5)
     return {
         "F.cross_entropy": F.cross_entropy,
         "F.cross_entropy(label_smoothing)": lambda z, y: F.cross_entropy(z, y, label_smoothing=SMOOTHING),
@@ -44,7 +43,7 @@ def candidates(
         "LabelSmoothingCE uniform, soft targets": lambda z, y: uniform(z, soft),
         "SoftTargetCE, soft targets": lambda z, y: soft_ce(z, soft),
         "explicit one-hot (seeds' way)": explicit_one_hot_loss,
-        "DistillationLoss": lambda z, y: distill(z, teacher, y),
+        "distillation_loss": lambda z, y: distillation_loss(z, teacher, y, temperature=4.0, alpha=0.5),
     }
 
 

@@ -76,14 +76,14 @@ def make_ops(device: torch.device) -> dict[str, tuple[Op, str | None]]:
         "torchvision MixUp": (lambda x, y: tv_mixup(x, y), None),
         "torchvision CutMix": (lambda x, y: tv_cutmix(x, y), None),
         "mixup batch": (
-            lambda x, y: mixing.mixup(x, y, ALPHA, NUM_CLASSES, "batch", generator), "torchvision MixUp"),
+            lambda x, y: mixing.mixup(x, y, ALPHA, num_classes=NUM_CLASSES, generator=generator), "torchvision MixUp"),
         "mixup elem": (
-            lambda x, y: mixing.mixup(x, y, ALPHA, NUM_CLASSES, "elem", generator), "torchvision MixUp"),
+            lambda x, y: mixing.mixup(x, y, ALPHA, num_classes=NUM_CLASSES, mode="elem", generator=generator), "torchvision MixUp"),
         "cutmix batch": (
-            lambda x, y: mixing.cutmix(x, y, ALPHA, NUM_CLASSES, generator, "batch"), "torchvision CutMix"),
+            lambda x, y: mixing.cutmix(x, y, ALPHA, num_classes=NUM_CLASSES, generator=generator), "torchvision CutMix"),
         "cutmix elem": (
-            lambda x, y: mixing.cutmix(x, y, ALPHA, NUM_CLASSES, generator, "elem"), "torchvision CutMix"),
-        "ricap": (lambda x, y: mixing.ricap(x, y, RICAP_BETA, NUM_CLASSES, generator), "torchvision CutMix"),
+            lambda x, y: mixing.cutmix(x, y, ALPHA, num_classes=NUM_CLASSES, mode="elem", generator=generator), "torchvision CutMix"),
+        "ricap": (lambda x, y: mixing.ricap(x, y, RICAP_BETA, num_classes=NUM_CLASSES, generator=generator), "torchvision CutMix"),
     }
 
 
@@ -115,7 +115,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     seconds = best_seconds_per_call(calls, device, reps, args.rounds)
     step = None
     if not args.no_step:
-        _, soft = mixing.mixup(images, labels, ALPHA, NUM_CLASSES)
+        _, soft = mixing.mixup(images, labels, ALPHA, num_classes=NUM_CLASSES)
         step = time_train_step(images, soft, device, reps=1 if device.type == "cpu" else 20)
     rows = []
     for name, (_, baseline) in ops.items():

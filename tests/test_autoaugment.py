@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from torchvision.transforms.v2 import functional as tvf
 
 from tricks_lab import autoaugment as aa
 from tricks_lab import autoaugment_ops as ops
-from tricks_lab.transforms import BatchTransform, ImageHook
+from tricks_lab.hooks import BatchTransform, Hook
 
 TV_POLICIES = {
     "cifar10": v2.AutoAugmentPolicy.CIFAR10,
@@ -51,7 +52,7 @@ def tv_table(name: str) -> list:
 @pytest.mark.parametrize("name", sorted(TV_POLICIES))
 def test_policy_equals_torchvision_with_magnitude_free_indices_dropped(name: str) -> None:
     ours = [
-        tuple((op, p, None if op in aa.MAGNITUDE_FREE_OPS else m) for op, p, m in sub_policy)
+        tuple((op, p, None if ops.OPERATIONS[op].kind == "free" else m) for op, p, m in sub_policy)
         for sub_policy in aa.POLICIES[name]
     ]
     assert ours == tv_table(name)
@@ -61,7 +62,7 @@ def test_policy_equals_torchvision_with_magnitude_free_indices_dropped(name: str
 def test_policy_keeps_the_papers_indices_where_torchvision_has_none(name: str) -> None:
     for ours, theirs in zip(aa.POLICIES[name], tv_table(name)):
         for (op, _, m), (_, _, tv_m) in zip(ours, theirs):
-            assert (tv_m is None) == (op in aa.MAGNITUDE_FREE_OPS)
+            assert (tv_m is None) == (ops.OPERATIONS[op].kind == "free")
             assert isinstance(m, int) and 0 <= m <= 9
 
 
@@ -82,9 +83,9 @@ def test_magnitude_scales_equal_torchvision(op: str, size: tuple[int, int]) -> N
     space, signed = v2.AutoAugment._AUGMENTATION_SPACE[op]
     reference = space(10, height, width)
     ours = aa.magnitude_values(op, height, width)
-    assert signed == (op in aa.SIGNED_OPS)
+    assert signed == ops.OPERATIONS[op].signed
     if reference is None:
-        assert op in aa.MAGNITUDE_FREE_OPS and torch.equal(ours, torch.zeros(10, dtype=torch.float64))
+        assert ops.OPERATIONS[op].kind == "free" and torch.equal(ours, torch.zeros(10, dtype=torch.float64))
         return
     reference = reference.double()
     if op.startswith("Translate"):
@@ -147,7 +148,7 @@ GEOMETRIC = {"ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"}
 
 def parameters(op: str, magnitude_index: torch.Tensor, sign: torch.Tensor, height: int, width: int) -> torch.Tensor:
     strength = aa.magnitude_values(op, height, width)[magnitude_index] * sign
-    return 1.0 + strength if op in aa.ENHANCE_OPS else strength
+    return 1.0 + strength if ops.OPERATIONS[op].kind == "factor" else strength
 
 
 @pytest.mark.parametrize("size", [(32, 32), (20, 27)])
@@ -157,10 +158,10 @@ def test_each_operation_equals_torchvision_per_image(op: str, size: tuple[int, i
     images = make_images(16, *size)
     magnitude_index = torch.tensor([0, 3, 6, 9] * 4)
     sign = torch.tensor([1, -1]).repeat_interleave(2).repeat(4).double()
-    if op not in aa.SIGNED_OPS:
+    if not ops.OPERATIONS[op].signed:
         sign = torch.ones_like(sign)
     values = parameters(op, magnitude_index, sign, *size)
-    if op in aa.MAGNITUDE_FREE_OPS:
+    if ops.OPERATIONS[op].kind == "free":
         ours = PUBLIC_OPS[op](images)
     else:
         ours = PUBLIC_OPS[op](images, values)
@@ -244,7 +245,7 @@ def test_operations_do_not_modify_their_input() -> None:
     images = make_images(4)
     before = images.clone()
     for op, fn in PUBLIC_OPS.items():
-        if op in aa.MAGNITUDE_FREE_OPS:
+        if ops.OPERATIONS[op].kind == "free":
             fn(images)
         else:
             fn(images, torch.full((4,), 1.5 if op != "Posterize" else 3.0, dtype=torch.float64))
@@ -255,7 +256,7 @@ def test_operations_do_not_modify_their_input() -> None:
 
 
 def test_sub_policies_are_drawn_uniformly_per_image() -> None:
-    params = aa.sample_autoaugment(10_000, "cifar10", generator=torch.Generator().manual_seed(SEED))
+    params = aa.sample_autoaugment(10_000, 32, 32, "cifar10", generator=torch.Generator().manual_seed(SEED))
     counts = torch.bincount(params.sub_policy, minlength=25).numpy()
     assert counts.min() > 0 and counts.size == 25
     assert stats.chisquare(counts).pvalue > 1e-3
@@ -263,7 +264,7 @@ def test_sub_policies_are_drawn_uniformly_per_image() -> None:
 
 @pytest.mark.parametrize("name", sorted(aa.POLICIES))
 def test_each_operation_fires_with_its_probability(name: str) -> None:
-    params = aa.sample_autoaugment(20_000, name, generator=torch.Generator().manual_seed(SEED))
+    params = aa.sample_autoaugment(20_000, 32, 32, name, generator=torch.Generator().manual_seed(SEED))
     for s, sub_policy in enumerate(aa.POLICIES[name]):
         chosen = params.sub_policy == s
         for k, (_, p, _) in enumerate(sub_policy):
@@ -276,8 +277,8 @@ def test_each_operation_fires_with_its_probability(name: str) -> None:
 
 
 def test_signs_are_fair_for_signed_operations_only() -> None:
-    params = aa.sample_autoaugment(20_000, "svhn", generator=torch.Generator().manual_seed(SEED))
-    table = aa._policy_table(aa._policy_key("svhn"), torch.device("cpu"))
+    params = aa.sample_autoaugment(20_000, 32, 32, "svhn", generator=torch.Generator().manual_seed(SEED))
+    table = aa._policy_table(aa._policy_key("svhn"), torch.device("cpu"))  # (S, 2) tensors
     signed = table.signed[params.sub_policy]
     assert params.sign[~signed].eq(1).all()
     negatives = int(params.sign[signed].eq(-1).sum())
@@ -285,10 +286,10 @@ def test_signs_are_fair_for_signed_operations_only() -> None:
 
 
 def test_sampler_is_reproducible_and_follows_the_generator_device() -> None:
-    first = aa.sample_autoaugment(64, generator=torch.Generator().manual_seed(1))
-    second = aa.sample_autoaugment(64, generator=torch.Generator().manual_seed(1))
-    other = aa.sample_autoaugment(64, generator=torch.Generator().manual_seed(2))
-    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    first = aa.sample_autoaugment(64, 32, 32, generator=torch.Generator().manual_seed(1))
+    second = aa.sample_autoaugment(64, 32, 32, generator=torch.Generator().manual_seed(1))
+    other = aa.sample_autoaugment(64, 32, 32, generator=torch.Generator().manual_seed(2))
+    assert all(torch.equal(getattr(first, f.name), getattr(second, f.name)) for f in dataclasses.fields(first))
     assert not torch.equal(first.sub_policy, other.sub_policy)
     assert first.sub_policy.dtype == torch.int64 and first.fired.dtype == torch.bool
     assert first.sub_policy.device.type == "cpu"
@@ -304,7 +305,7 @@ def test_a_batch_draws_per_image_where_torchvision_draws_once() -> None:
     theirs = [v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)(images) for _ in range(10)]
     assert all(len({out[i].numpy().tobytes() for i in range(32)}) == 1 for out in theirs)
     assert len({out[0].numpy().tobytes() for out in theirs}) > 1
-    ours = aa.autoaugment_batch(images, generator=torch.Generator().manual_seed(SEED))
+    ours = aa.autoaugment(images, generator=torch.Generator().manual_seed(SEED))
     assert len({ours[i].numpy().tobytes() for i in range(32)}) > 10
 
 
@@ -312,22 +313,31 @@ def test_a_batch_draws_per_image_where_torchvision_draws_once() -> None:
 @given(n=st.integers(1, 12), seed=st.integers(0, 2**31 - 1), policy=st.sampled_from(sorted(aa.POLICIES)))
 def test_batched_application_equals_image_by_image(n: int, seed: int, policy: str) -> None:
     images = make_images(n, 12, 12, seed=seed)
-    params = aa.sample_autoaugment(n, policy, generator=torch.Generator().manual_seed(seed))
-    batched = aa.apply_autoaugment(images, params, policy)
+    params = aa.sample_autoaugment(n, 12, 12, policy, generator=torch.Generator().manual_seed(seed))
+    batched = aa.apply_autoaugment(images, params)
+    assert torch.equal(batched, aa._apply_grouped(images, params))
+    assert torch.equal(batched, aa._apply_masked(images, params))  # the accelerator path
     for i in range(n):
-        single = aa.AutoAugmentParams(*(field[i : i + 1] for field in params))
-        assert torch.equal(batched[i : i + 1], aa.apply_autoaugment(images[i : i + 1], single, policy))
+        single = aa.AutoAugmentParams(*(getattr(params, f.name)[i : i + 1] for f in dataclasses.fields(params)))
+        assert torch.equal(batched[i : i + 1], aa.apply_autoaugment(images[i : i + 1], single))
 
 
 def test_application_composes_the_two_fired_operations_in_order() -> None:
     images = make_images(6)
     policy = [(("Rotate", 1.0, 9), ("Posterize", 1.0, 9)), (("Invert", 0.5, 0), ("Color", 0.5, 4))]
+    sub_policy = torch.tensor([0, 0, 1, 1, 1, 1])
+    sign = torch.tensor([[-1, 1], [1, 1], [1, -1], [1, 1], [1, 1], [1, 1]])
+    index = torch.tensor([[ops.OP_NAMES.index(op) for op, _, _ in sp] for sp in policy])[sub_policy]
+    magnitudes = torch.tensor([[float(aa.magnitude_values(op)[m]) for op, _, m in sp] for sp in policy],
+                              dtype=torch.float64)[sub_policy]
     params = aa.AutoAugmentParams(
-        sub_policy=torch.tensor([0, 0, 1, 1, 1, 1]),
+        sub_policy=sub_policy,
+        op_index=index,
         fired=torch.tensor([[True, True], [True, False], [True, True], [False, True], [True, False], [False, False]]),
-        sign=torch.tensor([[-1, 1], [1, 1], [1, -1], [1, 1], [1, 1], [1, 1]]),
+        sign=sign,
+        strength=magnitudes * sign,
     )
-    out = aa.apply_autoaugment(images, params, policy)
+    out = aa.apply_autoaugment(images, params)
     op = aa.apply_operation
     expected = [
         op(op(images[0:1], "Rotate", 9, negative=True), "Posterize", 9),
@@ -348,21 +358,41 @@ def test_apply_operation_matches_torchvision_for_a_gallery() -> None:
     assert torch.equal(shifted, torch.stack([tvf.affine(image, 0.0, [9, 0], 1.0, [0.0, 0.0]) for image in images]))
 
 
-def test_autoaugment_batch_is_seeded_and_leaves_its_input_alone() -> None:
+def test_autoaugment_is_seeded_and_leaves_its_input_alone() -> None:
     images = make_images(32)
     before = images.clone()
-    first = aa.autoaugment_batch(images, "imagenet", generator=torch.Generator().manual_seed(3))
-    second = aa.autoaugment_batch(images, "imagenet", generator=torch.Generator().manual_seed(3))
+    first = aa.autoaugment(images, "imagenet", generator=torch.Generator().manual_seed(3))
+    second = aa.autoaugment(images, "imagenet", generator=torch.Generator().manual_seed(3))
     assert torch.equal(first, second) and torch.equal(images, before)
     assert not torch.equal(first, images)
 
 
-def test_autoaugment_batch_as_a_loader_hook() -> None:
-    hook = ImageHook(aa.autoaugment_batch, stage="uint8", policy="svhn", translate="absolute")
+def test_autoaugment_as_a_loader_hook() -> None:
+    hook = aa.AutoAugmentHook("svhn", translate="absolute")
     images, targets = make_images(8), torch.arange(8)
     out, out_targets = hook(images, targets, torch.Generator().manual_seed(0))
-    assert isinstance(hook, BatchTransform)
+    assert isinstance(hook, BatchTransform) and isinstance(hook, Hook) and hook.stage == "uint8"
     assert out.shape == images.shape and out.dtype == torch.uint8 and out_targets is targets
+    assert torch.equal(out, aa.autoaugment(images, "svhn", translate="absolute",
+                                           generator=torch.Generator().manual_seed(0)))
+
+
+def test_registry_builds_every_augment_hook() -> None:
+    assert sorted(aa.AUGMENTS) == ["autoaugment", "randaugment", "trivialaugment"]
+    for name, factory in aa.AUGMENTS.items():
+        hook = factory()
+        assert isinstance(hook, Hook) and hook.stage == "uint8", name
+
+
+@pytest.mark.parametrize("policy", sorted(aa.POLICIES))
+def test_autoaugment_hook_never_synchronises(policy: str) -> None:
+    """Meta tensors have no values: off the CPU the hook runs every operation on the whole batch and
+    selects, so nothing is read on the host."""
+    images = torch.empty(8, 3, 32, 32, dtype=torch.uint8, device="meta")
+    targets = torch.empty(8, dtype=torch.int64, device="meta")
+    out, out_targets = aa.AutoAugmentHook(policy)(images, targets, None)
+    assert out.device.type == "meta" and out.shape == images.shape and out.dtype == torch.uint8
+    assert out_targets is targets
 
 
 # ----------------------------------------------------------------- per-image vs batched: distributions
@@ -385,7 +415,7 @@ def same_distribution_pvalue(*samples: Counter) -> float:
 def test_per_image_batched_and_torchvision_agree_in_distribution() -> None:
     image = make_images(2, 8, 8)[:1]
     draws = 1200
-    batched = aa.autoaugment_batch(image.expand(draws, -1, -1, -1), generator=torch.Generator().manual_seed(SEED))
+    batched = aa.autoaugment(image.expand(draws, -1, -1, -1), generator=torch.Generator().manual_seed(SEED))
     torch.manual_seed(SEED)
     ours = aa.AutoAugment("cifar10")
     theirs = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
@@ -415,13 +445,25 @@ def test_transform_handles_tensors_tv_images_pil_and_labels() -> None:
     assert all(torch.equal(a, transform(image)) for a in first)
 
 
-def test_transform_refuses_boxes_and_batches() -> None:
+def test_transform_refuses_boxes_non_rgb_and_mixed_shapes() -> None:
     image = tv_tensors.Image(make_images(2)[0])
     boxes = tv_tensors.BoundingBoxes(torch.tensor([[0, 0, 4, 4]]), format="XYXY", canvas_size=(32, 32))
     with pytest.raises(TypeError, match="images only.*BoundingBoxes"):
         aa.AutoAugment()(image, boxes)
-    with pytest.raises(ValueError, match=r"one image \(3, H, W\)"):
-        aa.AutoAugment()(make_images(2))
+    with pytest.raises(ValueError, match=r"uint8 RGB images \(..., 3, H, W\)"):
+        aa.AutoAugment()(make_images(2)[:, :1])
+    for mode in ("L", "RGBA"):
+        with pytest.raises(ValueError, match=f"RGB images, got a PIL image in mode '{mode}'"):
+            aa.AutoAugment()(PIL.Image.new(mode, (8, 8)))
+    with pytest.raises(ValueError, match="all image inputs must have the same shape"):
+        aa.AutoAugment()(tv_tensors.Image(make_images(2)), tv_tensors.Image(make_images(1)[0]))
+
+
+def test_transform_draws_once_per_image_of_a_batch() -> None:
+    images = make_images(2)[:1].expand(32, -1, -1, -1).contiguous()
+    torch.manual_seed(0)
+    out = aa.AutoAugment()(images)
+    assert out.shape == images.shape and len({out[i].numpy().tobytes() for i in range(32)}) > 5
 
 
 def test_per_image_hook_is_deterministic_under_the_loader_generator() -> None:
@@ -452,18 +494,18 @@ def test_per_image_hook_errors() -> None:
 
 def test_unknown_policy_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="policy must be one of 'cifar10', 'svhn', 'imagenet'; got 'cifar100'"):
-        aa.autoaugment_batch(make_images(2), "cifar100")
+        aa.autoaugment(make_images(2), "cifar100")
     with pytest.raises(ValueError, match="policy must be one of"):
         aa.AutoAugment(policy="CIFAR10")
 
 
 def test_images_must_be_uint8_rgb_batches() -> None:
     with pytest.raises(TypeError, match="images must be a uint8 tensor.*float32"):
-        aa.autoaugment_batch(make_images(2).float())
+        aa.autoaugment(make_images(2).float())
     with pytest.raises(ValueError, match=r"images must have 3 \(RGB\) channels, got shape \(2, 1, 32, 32\)"):
-        aa.autoaugment_batch(make_images(2)[:, :1])
+        aa.autoaugment(make_images(2)[:, :1])
     with pytest.raises(ValueError, match="4-D"):
-        aa.autoaugment_batch(make_images(2)[0])
+        aa.autoaugment(make_images(2)[0])
     with pytest.raises(ValueError, match="3 \\(RGB\\) channels"):
         ops.color(make_images(2)[:, :1], torch.ones(2))
     with pytest.raises(TypeError, match="uint8"):
@@ -488,32 +530,35 @@ def test_images_must_be_uint8_rgb_batches() -> None:
 )
 def test_bad_custom_policies(policy: list, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
-        aa.sample_autoaugment(4, policy)
+        aa.sample_autoaugment(4, 32, 32, policy)
 
 
 def test_bad_arguments_of_the_policy_functions() -> None:
     images = make_images(4)
     with pytest.raises(ValueError, match="translate must be one of 'relative', 'absolute'; got 'pixels'"):
-        aa.autoaugment_batch(images, translate="pixels")
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        aa.sample_autoaugment(0)
+        aa.autoaugment(images, translate="pixels")
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        aa.sample_autoaugment(0, 32, 32)
     with pytest.raises(ValueError, match=r"magnitude_index must be in \[0, 9\], got -1"):
         aa.apply_operation(images, "Rotate", -1)
     with pytest.raises(TypeError, match="negative must be a bool"):
         aa.apply_operation(images, "Rotate", 1, negative=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="op must be one of"):
         aa.magnitude_values("Blur")
-    params = aa.sample_autoaugment(4, generator=torch.Generator().manual_seed(0))
+    params = aa.sample_autoaugment(4, 32, 32, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"params.sub_policy must be a tensor of shape \(3,\)"):
         aa.apply_autoaugment(images[:3], params)
-    with pytest.raises(ValueError, match=r"params.sub_policy must lie in \[0, 24\]"):
-        aa.apply_autoaugment(images, params._replace(sub_policy=torch.full((4,), 25)))
+    with pytest.raises(ValueError, match=r"params.op_index must lie in \[0, 13\]"):
+        aa.apply_autoaugment(images, dataclasses.replace(params, op_index=torch.full((4, 2), 14)))
     with pytest.raises(ValueError, match="params.sign must be \\+1 or -1"):
-        aa.apply_autoaugment(images, params._replace(sign=torch.zeros(4, 2, dtype=torch.int64)))
-    with pytest.raises(TypeError, match="params.fired must be bool"):
-        aa.apply_autoaugment(images, params._replace(fired=params.fired.long()))
+        aa.apply_autoaugment(images, dataclasses.replace(params, sign=torch.zeros(4, 2, dtype=torch.int64)))
+    with pytest.raises(TypeError, match="params.fired must have dtype torch.bool"):
+        aa.apply_autoaugment(images, dataclasses.replace(params, fired=params.fired.long()))
+    with pytest.raises(ValueError, match="params.strength must be finite"):
+        aa.apply_autoaugment(images, dataclasses.replace(params, strength=torch.full((4, 2), math.inf,
+                                                                                      dtype=torch.float64)))
     with pytest.raises(TypeError, match="params must be AutoAugmentParams"):
-        aa.apply_autoaugment(images, tuple(params))  # type: ignore[arg-type]
+        aa.apply_autoaugment(images, (params.sub_policy, params.fired))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -537,11 +582,21 @@ def test_bad_operation_parameters(fn: Callable, values: object, error: type, mes
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_batch_equals_cpu_for_the_same_choices() -> None:
     images = make_images(64)
-    params = aa.sample_autoaugment(64, "cifar10", generator=torch.Generator().manual_seed(0))
-    on_gpu = aa.AutoAugmentParams(*(field.cuda() for field in params))
-    gpu = aa.apply_autoaugment(images.cuda(), on_gpu, "cifar10")
-    difference = (gpu.cpu().int() - aa.apply_autoaugment(images, params, "cifar10").int()).abs()
+    params = aa.sample_autoaugment(64, 32, 32, "cifar10", generator=torch.Generator().manual_seed(0))
+    on_gpu = aa.AutoAugmentParams(*(getattr(params, f.name).cuda() for f in dataclasses.fields(params)))
+    gpu = aa.apply_autoaugment(images.cuda(), on_gpu)
+    difference = (gpu.cpu().int() - aa.apply_autoaugment(images, params).int()).abs()
     # Nearest-pixel sampling may round a coordinate that sits on a half pixel either way.
     assert difference.gt(1).float().mean() < 1e-3
     generator = torch.Generator(device="cuda").manual_seed(0)
-    assert aa.autoaugment_batch(images.cuda(), generator=generator).device.type == "cuda"
+    assert aa.autoaugment(images.cuda(), generator=generator).device.type == "cuda"
+
+
+def test_operation_table_is_the_one_source() -> None:
+    """One row per operation: kernel, magnitude range, signed, kind (torchvision's augmentation space)."""
+    assert ops.OP_NAMES == tuple(ops.OPERATIONS) and len(ops.OP_NAMES) == 14
+    for name, spec in ops.OPERATIONS.items():
+        assert spec.name == name and callable(spec.kernel) and spec.kind in ops.OP_KINDS
+        _, signed = v2.AutoAugment._AUGMENTATION_SPACE[name]
+        assert spec.signed == signed
+        assert spec.magnitudes(32, 32, "relative").shape == (ops.NUM_MAGNITUDES,)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from colab_cell import repository_url
+
 pytestmark = pytest.mark.built_book
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +35,8 @@ def test_chapter_has_figures_math_colab_link_and_references(chapter: str) -> Non
     assert images, f"{chapter}: no figure in the page"
     for src in images:
         assert (HTML / src).stat().st_size > 1000, f"{chapter}: {src} is empty"
-    assert f"colab.research.google.com/github/tricks-lab/tricks-lab/blob/main/book/{chapter}.ipynb" in html
+    org_repo = repository_url().removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{org_repo}/blob/main/book/{chapter}.ipynb" in html
     assert "math notranslate" in html, f"{chapter}: no rendered math"
     assert "footnote-list" in html, f"{chapter}: no references list"
 
@@ -46,3 +49,17 @@ def test_chapter_was_executed_without_errors(chapter: str) -> None:
     assert errors == []
     code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code_cells), f"{chapter}: a code cell did not run"
+
+
+def test_reference_pages_are_generated_from_the_code() -> None:
+    api = page("api/training")
+    assert 'id="tricks_lab.train.fit"' in api, "autodoc did not document tricks_lab.train.fit"
+    cli = page("cli")
+    assert "--profile" in cli and "--variant" in cli, "the command line page lacks the parser's options"
+
+
+def test_logo_favicon_footer_and_edit_button() -> None:
+    html = page("intro")
+    assert "logo.svg" in html and "favicon.svg" in html
+    assert "MIT License" in html
+    assert "/edit/main/book/intro.md" in html

@@ -13,7 +13,7 @@ from tricks_lab import autoaugment as aa
 from tricks_lab import autoaugment_ops as ops
 from tricks_lab.build import make_hooks
 from tricks_lab.experiments import Comparison, Result
-from tricks_lab.occlusion import cutout_batch
+from tricks_lab.occlusion import CutoutHook
 from tricks_lab.plotting import seed_spread
 from tricks_lab.recipe import BASELINE
 from tricks_lab.train import History
@@ -55,8 +55,8 @@ def test_autoaugment_then_cutout_in_the_papers_order() -> None:
     # both fields set gives exactly that order (crop/flip come first in the loader itself).
     hooks = make_hooks(BASELINE.replace(augment="autoaugment", occlusion="cutout"))
     assert [h.stage for h in hooks] == ["uint8", "float"]
-    assert hooks[0].fn is aa.autoaugment_batch and hooks[0].kwargs == {"policy": "cifar10"}
-    assert hooks[1].fn is cutout_batch and hooks[1].kwargs["length"] == 16
+    assert isinstance(hooks[0], aa.AutoAugmentHook) and hooks[0].policy == "cifar10"
+    assert isinstance(hooks[1], CutoutHook) and hooks[1].length == 16 and hooks[1].fill == 0.0
 
 
 # --- enhancement magnitudes mean different things in the two reference codes ----------------

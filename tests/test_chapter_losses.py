@@ -97,7 +97,7 @@ def test_softening_only_the_teacher_is_a_different_loss() -> None:
 
 def test_teacher_batchnorm_statistics_stay_fixed_during_distillation() -> None:
     # A teacher left in training mode would update its BatchNorm running statistics on the
-    # student's batches (and use batch statistics for its targets). fit() puts it in eval mode.
+    # student's batches (and use batch statistics for its targets). DistillationLoss keeps it in eval mode.
     g = torch.Generator().manual_seed(2)
     images = torch.randint(0, 256, (64, 32, 32, 3), dtype=torch.uint8, generator=g).numpy()
     labels = torch.randint(0, 4, (64,), generator=g).numpy()
@@ -105,7 +105,8 @@ def test_teacher_batchnorm_statistics_stay_fixed_during_distillation() -> None:
     torch.manual_seed(0)
     teacher, student = fastnet(num_classes=4, width=0.125), fastnet(num_classes=4, width=0.125)
     before = copy.deepcopy(teacher.state_dict())
-    fit(student, loader, epochs=1, loss_fn=DistillationLoss(), teacher=teacher, progress=False)
+    teacher.train()  # as a caller might leave it
+    fit(student, loader, epochs=1, loss_fn=DistillationLoss(teacher).bind(student), progress=False)
     for name, value in teacher.state_dict().items():
         torch.testing.assert_close(value, before[name], msg=f"teacher's {name} changed")
     assert not teacher.training

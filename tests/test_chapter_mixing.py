@@ -6,7 +6,7 @@
   cannot be compared with an unmixed run's loss.
 - Mixing after normalisation (where the loader's ``"float"`` hooks run) gives the batch that
   mixing before it would: normalisation is affine and the mixing weights sum to 1.
-- The recipe's ``mixing_alpha`` is RICAP's ``beta``.
+- The recipe's ``mixing_concentration`` is RICAP's ``beta``.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def test_soft_target_loss_is_bounded_below_by_the_target_entropy(op: str) -> Non
     """min_z -sum_k t_k log softmax(z)_k = H(t), reached at z = log t: a mixed run's loss floor is > 0."""
     generator = torch.Generator().manual_seed(0)
     images, labels = torch.randn(64, 3, 16, 16, generator=generator), torch.arange(64) % 10
-    mix = {"mixup": lambda: mixup(images, labels, 1.0, 10, "elem", generator),
-           "cutmix": lambda: cutmix(images, labels, 1.0, 10, generator, "elem"),
-           "ricap": lambda: ricap(images, labels, 1.0, 10, generator)}[op]
+    mix = {"mixup": lambda: mixup(images, labels, 1.0, num_classes=10, mode="elem", generator=generator),
+           "cutmix": lambda: cutmix(images, labels, 1.0, num_classes=10, mode="elem", generator=generator),
+           "ricap": lambda: ricap(images, labels, 1.0, num_classes=10, generator=generator)}[op]
     _, targets = mix()
     loss = make_loss(BASELINE.replace(mixing=op))
     entropy = -(targets * targets.clamp_min(1e-30).log()).sum(1).mean()
@@ -78,17 +78,18 @@ def test_soft_target_loss_is_bounded_below_by_the_target_entropy(op: str) -> Non
 def test_mixing_after_normalisation_equals_mixing_before() -> None:
     generator = torch.Generator().manual_seed(1)
     raw = torch.randint(0, 256, (6, 3, 8, 8), generator=generator, dtype=torch.uint8)
-    params = MixupParams(torch.tensor([5, 0, 1, 2, 3, 4]), torch.tensor([0.3, 0.9, 0.5, 0.0, 1.0, 0.62]))
+    params = MixupParams(torch.tensor([5, 0, 1, 2, 3, 4]), torch.tensor([0.3, 0.9, 0.5, 0.0, 1.0, 0.62]),
+                         torch.ones(6, dtype=torch.bool))
     labels = torch.arange(6)
-    after, targets_after = apply_mixup(normalize(raw, CIFAR10_MEAN, CIFAR10_STD, torch.float32), labels, params, 6)
-    mixed_raw, targets_before = apply_mixup(raw.float(), labels, params, 6)
+    after, targets_after = apply_mixup(normalize(raw, CIFAR10_MEAN, CIFAR10_STD, torch.float32), labels, params, num_classes=6)
+    mixed_raw, targets_before = apply_mixup(raw.float(), labels, params, num_classes=6)
     before = normalize(mixed_raw, CIFAR10_MEAN, CIFAR10_STD, torch.float32)
     torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(targets_after, targets_before)
 
 
-def test_recipe_fields_become_the_hooks_with_mixing_alpha_as_ricaps_beta() -> None:
-    (ricap_hook,) = make_hooks(BASELINE.replace(mixing="ricap", mixing_alpha=0.3, mixing_p=0.5))
+def test_recipe_fields_become_the_hooks_with_the_concentration_as_ricaps_beta() -> None:
+    (ricap_hook,) = make_hooks(BASELINE.replace(mixing="ricap", mixing_concentration=0.3, mixing_p=0.5))
     assert isinstance(ricap_hook, RICAP) and ricap_hook.beta == 0.3 and ricap_hook.p == 0.5
     (mixup_hook,) = make_hooks(BASELINE.replace(mixing="mixup"))
     assert isinstance(mixup_hook, Mixup) and mixup_hook.alpha == 1.0 and mixup_hook.mode == "batch"

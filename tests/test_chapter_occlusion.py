@@ -6,19 +6,19 @@ import pytest
 import torch
 
 from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD, normalize
-from tricks_lab.occlusion import cutout_batch, random_erasing_batch
-from tricks_lab.transforms import ImageHook
+from tricks_lab.hooks import Hook
+from tricks_lab.occlusion import CutoutHook, RandomErasingHook
 
 
 @pytest.mark.parametrize(
     "hook",
     [
-        ImageHook(cutout_batch, stage="uint8", length=8),
-        ImageHook(random_erasing_batch, stage="uint8", p=1.0, value=0),
+        CutoutHook(8, stage="uint8"),
+        RandomErasingHook(p=1.0, value=0, stage="uint8"),
     ],
     ids=["cutout", "erasing"],
 )
-def test_occluding_before_normalising_fills_black_not_the_mean(hook: ImageHook) -> None:
+def test_occluding_before_normalising_fills_black_not_the_mean(hook: Hook) -> None:
     """Fill 0 before normalisation is black: after normalising it is -mean/std (about -2), not 0."""
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(1, 256, (64, 3, 16, 16), dtype=torch.uint8, generator=generator)

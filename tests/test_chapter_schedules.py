@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.optim.lr_scheduler import StepLR
 
-from tricks_lab.build import make_scheduler
+from tricks_lab.build import make_lr_scheduler
 from tricks_lab.profiles import PROFILES
 from tricks_lab.recipe import BASELINE
 from tricks_lab.schedules import lr_curve
@@ -16,7 +16,7 @@ def test_recipe_warmup_is_per_iteration_not_per_epoch() -> None:
     """warmup_epochs=2 with 10 iterations an epoch: the lr rises at each of the first 20 iterations
     (Goyal et al.'s per-iteration ramp), not in two epoch-long stairs, and peaks at iteration 20."""
     recipe = BASELINE.replace(warmup_epochs=2.0, schedule="cosine")
-    curve = lr_curve(lambda opt: make_scheduler(recipe, PROFILES["short"], opt, 10), 160, base_lr=0.4)
+    curve = lr_curve(lambda opt: make_lr_scheduler(recipe, PROFILES["short"], opt, 10), 160, base_lr=0.4)
     assert len(set(curve[:21])) == 21
     assert all(b > a for a, b in zip(curve[:20], curve[1:21]))
     assert curve[20] == pytest.approx(0.4) == max(curve)

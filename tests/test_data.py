@@ -10,14 +10,15 @@ import pytest
 
 from tricks_lab import data as data_module
 from tricks_lab.data import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
     CLASSES,
     DatasetCorruptError,
     DatasetNotFoundError,
+    balanced_indices,
     balanced_subset,
     load_cifar10,
 )
-
-from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD
 
 from fakes import fake_split, png_bytes, write_batches, write_image_zip
 
@@ -167,6 +168,20 @@ def test_balanced_subset_is_balanced_seeded_and_ordered() -> None:
         balanced_subset(images, labels, per_class=31)
     with pytest.raises(ValueError, match="per_class must be >= 1"):
         balanced_subset(images, labels, per_class=0)
+
+
+def test_balanced_indices_are_sorted_balanced_distinct_and_seeded() -> None:
+    labels = np.repeat(np.arange(4), 25)[np.random.default_rng(0).permutation(100)]
+    index = balanced_indices(labels, 6, seed=2)
+    assert len(index) == 24 and len(set(index.tolist())) == 24 and (np.diff(index) > 0).all()
+    assert np.bincount(labels[index]).tolist() == [6, 6, 6, 6]
+    np.testing.assert_array_equal(balanced_indices(labels, 6, seed=2), index)
+    assert not np.array_equal(balanced_indices(labels, 6, seed=3), index)
+    held = balanced_indices(labels, 5, seed=1)  # what a validation split takes out...
+    rest = np.setdiff1d(np.arange(100), held)
+    assert np.bincount(labels[rest]).tolist() == [20] * 4 and not set(held) & set(rest)  # ...and leaves
+    with pytest.raises(ValueError, match="per_class=26 exceeds the 25 images of class"):
+        balanced_indices(labels, 26)
 
 
 def test_the_shared_offline_copy(real_cifar10) -> None:

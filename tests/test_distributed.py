@@ -42,7 +42,9 @@ from tricks_lab.loader import GpuLoader
 from tricks_lab.mixing import Mixup
 from tricks_lab.models import fastnet
 from tricks_lab.schedules import warmup_cosine
-from tricks_lab.train import History, fit
+from tricks_lab.strategy import SingleProcess
+from tricks_lab.results import History
+from tricks_lab.train import fit
 
 WORLD = 2
 GLOBAL_BATCH = 32
@@ -99,7 +101,7 @@ def _train(net: str = "smooth", dtype: torch.dtype = torch.float32, ghost_chunks
     scheduler = warmup_cosine(optimizer, total_steps=2 * len(train), warmup_steps=3)
     trained = _GhostBatch(model, ghost_chunks) if ghost_chunks > 1 else model
     history = fit(trained, train, epochs=2, optimizer=optimizer, scheduler=scheduler, loss_fn=_soft_cross_entropy,
-                  test_loader=test, progress=False)
+                  test_loader=test, strategy=distributed.default_strategy(), progress=False)
     return model, history
 
 
@@ -238,8 +240,9 @@ def test_without_torchrun_nothing_is_distributed(monkeypatch) -> None:
     assert (ctx.rank, ctx.world_size, ctx.backend) == (0, 1, None)
     assert distributed.world_size() == 1 and distributed.is_main_process()
     assert distributed.agree(True) is True
+    assert isinstance(distributed.default_strategy(), SingleProcess)
     with pytest.raises(RuntimeError, match="2 or more ranks"):
-        distributed.DataParallel(_smooth_net())
+        distributed.TorchrunDataParallel()
 
 
 # -- the command line under torchrun -----------------------------------------------
@@ -256,8 +259,9 @@ def test_torchrun_cli_trains_one_data_parallel_run_and_only_rank_0_writes(
     (Later steps drift apart at float32 rounding: the fast net's max-pooling turns 1e-7 differences
     into different pooling choices; the float64 test above shows the same net agreeing to 1e-9.)
     """
-    from tricks_lab.build import make_loss, make_model, make_optimizer, make_scheduler
+    from tricks_lab.build import make_loss, make_lr_scheduler, make_model, make_optimizer
     from tricks_lab.experiments import make_loaders
+    from tricks_lab.loader import stream_seed
     from tricks_lab.profiles import resolve_profile
     from tricks_lab.recipe import BASELINE
 
@@ -283,12 +287,12 @@ def test_torchrun_cli_trains_one_data_parallel_run_and_only_rank_0_writes(
     # One process's first step and lr schedule, built as run() builds them (no training needed).
     recipe, profile = BASELINE.with_overrides(assignments), resolve_profile("smoke")
     train_loader, _ = make_loaders(recipe, profile, seed=0)
-    torch.manual_seed(0)
+    torch.manual_seed(stream_seed(0, "init"))  # as run() seeds the initial weights
     model = make_model(recipe, profile).to(memory_format=torch.channels_last)
     images, labels = next(iter(train_loader))
     first_loss = make_loss(recipe)(model(images), labels).item()
     optimizer = make_optimizer(recipe, profile, model)
-    scheduler = make_scheduler(recipe, profile, optimizer, len(train_loader))
+    scheduler = make_lr_scheduler(recipe, profile, optimizer, len(train_loader))
     lrs = []
     for _ in range(len(parallel["step_lr"])):
         lrs.append(optimizer.param_groups[0]["lr"])

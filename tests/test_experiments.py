@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from scipy import stats as scipy_stats
 
 from fakes import TINY
@@ -17,6 +20,7 @@ from tricks_lab.cache import atomic_write_json
 from tricks_lab.profiles import PROFILES, resolve_profile
 from tricks_lab.recipe import BASELINE, Recipe
 from tricks_lab.records import MissingRecord, load_record, save_record, stored_results
+from tricks_lab.results import Comparison, History, Result
 from tricks_lab.stats import summarize, welch_interval
 
 QUICK = BASELINE.replace(epochs=16)  # 2 epochs under TINY's epoch_scale 1/8
@@ -35,6 +39,13 @@ def test_recipe_validates_every_field_with_a_clear_message() -> None:
     for field, (value, message) in cases.items():
         with pytest.raises(ValueError, match=message):
             BASELINE.replace(**{field: value})
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("field", ["lr", "weight_decay", "label_smoothing", "mixing_concentration"])
+def test_recipe_rejects_non_finite_values(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        BASELINE.replace(**{field: value})
 
 
 def test_recipe_round_trips_through_dict_and_cli_overrides() -> None:
@@ -117,10 +128,16 @@ def test_compare_and_records_round_trip(tiny_data, tmp_path: Path, monkeypatch) 
     comparison = experiments.compare({"baseline": QUICK, "smooth": QUICK.replace(label_smoothing=0.1)},
                                      seeds=(0, 1), profile=TINY)
     rows = comparison.rows()
-    assert [r.name for r in rows] == ["baseline", "smooth"] and rows[0].difference is None
+    assert comparison.paired  # same seeds: the paired interval
+    assert [r.name for r in rows] == ["baseline", "smooth"] and rows[0].paired is None and rows[0].welch is None
     accs = [r.test_acc for r in comparison.results["smooth"]]
     base = [r.test_acc for r in comparison.results["baseline"]]
-    assert rows[1].difference.estimate == pytest.approx(sum(accs) / 2 - sum(base) / 2)
+    assert rows[1].welch.estimate == pytest.approx(sum(accs) / 2 - sum(base) / 2)
+    assert comparison.paired_differences("smooth") == pytest.approx({0: accs[0] - base[0], 1: accs[1] - base[1]})
+    ci = scipy_stats.ttest_rel(accs, base).confidence_interval(0.95)
+    assert (rows[1].paired.low, rows[1].paired.high) == pytest.approx((ci.low, ci.high))
+    assert rows[1].difference(paired=True) is rows[1].paired and rows[0].diverged == rows[1].diverged == 0
+    assert all(r.val_acc is None for r in comparison.results["smooth"])  # TINY holds no validation split
     assert "baseline" in str(comparison) and "<table>" in comparison._repr_html_()
     path = save_record(tmp_path / "results" / "demo.json", comparison, command="test")
     record = load_record(path)
@@ -190,3 +207,111 @@ def test_cli_end_to_end_on_the_smoke_profile(tiny_data, tmp_path: Path, capsys, 
     assert record.comparison.recipes["short"].epochs == 8
     assert main(["compare", "--variant", "x: lr=fast"]) == 2
     assert "lr expects float" in capsys.readouterr().err
+
+
+# -- validation split, divergence ---------------------------------------------------------------
+
+HELD_OUT = dataclasses.replace(TINY, name="tiny-held-out", holdout_per_class=10)
+
+
+def test_the_validation_split_is_held_out_of_the_training_set(tiny_data) -> None:
+    data = experiments.profile_data(HELD_OUT)
+    assert len(data.val_images) == 100 and np.bincount(data.val_labels).tolist() == [10] * 10
+    assert len(data.train_images) == 200 and len(data.test_images) == 100
+    train_rows = {image.tobytes() for image in data.train_images}
+    assert not any(image.tobytes() in train_rows for image in data.val_images)
+    assert experiments.profile_data(HELD_OUT).val_labels is data.val_labels  # fixed: the same split every run
+    result = experiments.run(QUICK, HELD_OUT, seed=0, cache=False, keep_model=False)
+    assert result.val_acc is not None and 0.0 <= result.val_acc <= 1.0 and math.isfinite(result.test_acc)
+
+
+def test_a_diverged_run_is_counted_apart_and_never_averaged(tiny_data, isolated_cache: Path) -> None:
+    huge = QUICK.replace(lr=1e12)
+    comparison = experiments.compare({"baseline": QUICK, "huge lr": huge}, seeds=(0, 1), profile=TINY)
+    diverged = comparison.results["huge lr"]
+    for result in diverged:
+        assert result.diverged and result.history.diverged_step >= 1 and math.isnan(result.test_acc)
+        assert len(result.history.step_loss) == result.history.diverged_step
+        assert result.history.epoch[-1] <= 2
+    base, row = comparison.rows()
+    assert (base.diverged, row.diverged) == (0, 2) and row.accuracy is None and row.paired is None
+    assert comparison.accuracies("huge lr") == {} and comparison.paired_differences("huge lr") == {}
+    line = comparison.table()[1]
+    assert (line["diverged"], line["seeds"], line["acc %"]) == ("2", "0", "n/a")
+    assert "diverged" in comparison.caption()
+    # JSON (strict: no NaN) and back, also through the run cache
+    text = json.dumps(diverged[0].to_dict(), allow_nan=False)
+    back = Result.from_dict(json.loads(text))
+    assert back.diverged and back.history.diverged_step == diverged[0].history.diverged_step
+    assert math.isnan(back.test_acc) and back.val_acc is None
+    cached = experiments.run(huge, TINY, seed=0, keep_model=False)
+    assert cached.cached and cached.diverged and math.isnan(cached.test_acc)
+
+
+def test_a_partly_diverged_recipe_averages_only_its_finished_seeds() -> None:
+    def result(recipe: Recipe, seed: int, acc: float, diverged: bool = False) -> Result:
+        history = History(epoch=[1], train_loss=[1.0], train_acc=[0.5], test_acc=[acc], lr=[0.1], seconds=[1.0],
+                          step_loss=[1.0], step_lr=[0.1], diverged_step=3 if diverged else None)
+        return Result(recipe, "tiny", seed, acc, history, 1.0, 2.0, "data", "CPU", "fp32")
+
+    trick = QUICK.replace(lr=0.8)
+    comparison = Comparison("tiny", (0, 1, 2, 3), {
+        "baseline": [result(QUICK, s, a) for s, a in enumerate([0.60, 0.62, 0.58, 0.61])],
+        "trick": [result(trick, 0, 0.63), result(trick, 1, float("nan"), diverged=True),
+                  result(trick, 2, 0.60), result(trick, 3, 0.64)],
+    })
+    row = comparison.rows()[1]
+    assert row.diverged == 1 and row.accuracy.n == 3
+    assert row.accuracy.mean == pytest.approx((0.63 + 0.60 + 0.64) / 3)  # not (... + 0.10) / 4
+    assert comparison.paired_differences("trick") == pytest.approx({0: 0.03, 2: 0.02, 3: 0.03})
+    ci = scipy_stats.ttest_rel([0.63, 0.60, 0.64], [0.60, 0.58, 0.61]).confidence_interval(0.95)
+    assert (row.paired.low, row.paired.high) == pytest.approx((ci.low, ci.high))
+    assert comparison.table()[1]["diverged"] == "1"
+
+
+# -- paired runs: the same seed, the same initial weights and batches ---------------------------
+
+
+class _Captured(Exception):
+    pass
+
+
+def _start_of_run(recipe: Recipe, seed: int, monkeypatch) -> tuple[dict, list]:
+    """The initial weights and the first epoch's batches that experiments.run hands to fit."""
+    seen = {}
+
+    def capture(model, train_loader, **kwargs):
+        seen["weights"] = {k: v.clone() for k, v in model.state_dict().items()}
+        seen["batches"] = [(x.clone(), y.clone()) for x, y in train_loader]
+        raise _Captured
+
+    monkeypatch.setattr(experiments, "fit", capture)
+    with pytest.raises(_Captured):
+        experiments.run(recipe, TINY, seed=seed, cache=False)
+    return seen["weights"], seen["batches"]
+
+
+def test_same_seed_gives_the_same_initial_weights_and_batches_whatever_the_loss_schedule_optimizer(
+    tiny_data, monkeypatch
+) -> None:
+    variants = [QUICK.replace(label_smoothing=0.1), QUICK.replace(schedule="cosine"),
+                QUICK.replace(optimizer="adam", lr=1e-3), QUICK.replace(no_bias_decay=True, warmup_epochs=2.0)]
+    weights, batches = _start_of_run(QUICK, 2, monkeypatch)
+    for recipe in variants:
+        other_weights, other_batches = _start_of_run(recipe, 2, monkeypatch)
+        assert all(torch.equal(weights[k], other_weights[k]) for k in weights)
+        assert len(other_batches) == len(batches)
+        assert all(torch.equal(x, u) and torch.equal(y, v) for (x, y), (u, v) in zip(batches, other_batches))
+    other_seed_weights, other_seed_batches = _start_of_run(QUICK, 3, monkeypatch)
+    assert not all(torch.equal(weights[k], other_seed_weights[k]) for k in weights)
+    assert not torch.equal(batches[0][0], other_seed_batches[0][0])
+
+
+def test_a_hook_leaves_the_initial_weights_and_the_data_order_of_the_baseline(tiny_data, monkeypatch) -> None:
+    weights, batches = _start_of_run(QUICK, 4, monkeypatch)
+    cutout_weights, cutout_batches = _start_of_run(QUICK.replace(occlusion="cutout", cutout_length=8), 4, monkeypatch)
+    assert all(torch.equal(weights[k], cutout_weights[k]) for k in weights)
+    for (x, y), (u, v) in zip(batches, cutout_batches):
+        assert torch.equal(y, v)  # the same images in the same order...
+        changed = (x != u).any(dim=1)  # ...and the pixels differ only inside each image's hole
+        assert changed.any() and int(changed.flatten(1).sum(1).max()) <= 8 * 8

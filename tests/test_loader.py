@@ -9,16 +9,17 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tricks_lab.data import CIFAR10_MEAN, CIFAR10_STD
 from tricks_lab.loader import (
-    CIFAR10_MEAN,
-    CIFAR10_STD,
     CropFlipParams,
     GpuLoader,
     apply_crop_flip,
     normalize,
     sample_crop_flip,
+    stream_generator,
+    stream_seed,
 )
-from tricks_lab.transforms import ImageHook
+from tricks_lab.hooks import ImageHook
 
 
 def images_nhwc(n: int = 64, seed: int = 0) -> np.ndarray:
@@ -31,8 +32,8 @@ def test_crop_is_a_window_of_the_reflect_padded_image(dy: int, dx: int, flip: bo
     padding = min(4, size - 1)
     dy, dx = min(dy, 2 * padding), min(dx, 2 * padding)
     image = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8)
-    params = CropFlipParams(torch.tensor([[dy, dx]]), torch.tensor([flip]))
-    out = apply_crop_flip(image, params, padding)
+    params = CropFlipParams(torch.tensor([[dy, dx]]), torch.tensor([flip]), padding)
+    out = apply_crop_flip(image, params)
     padded = F.pad(image.float(), (padding,) * 4, mode="reflect")
     window = padded[:, :, dy : dy + size, dx : dx + size]
     if flip:
@@ -42,12 +43,13 @@ def test_crop_is_a_window_of_the_reflect_padded_image(dy: int, dx: int, flip: bo
 
 def test_parameters_are_per_sample_and_cover_their_range() -> None:
     g = torch.Generator().manual_seed(0)
-    params = sample_crop_flip(20_000, 4, True, g, "cpu")
+    params = sample_crop_flip(20_000, padding=4, flip=True, generator=g, device="cpu")
     assert params.offsets.min() == 0 and params.offsets.max() == 8
     counts = torch.bincount(params.offsets[:, 0], minlength=9).float()
     assert counts.min() > 0.9 * 20_000 / 9 and counts.max() < 1.1 * 20_000 / 9
     assert abs(params.flips.float().mean().item() - 0.5) < 0.02
-    assert not sample_crop_flip(1000, 4, False, g, "cpu").flips.any()
+    assert params.padding == 4 and params.offsets.shape == (20_000, 2) and params.flips.shape == (20_000,)
+    assert not sample_crop_flip(1000, padding=4, flip=False, generator=g).flips.any()
 
 
 def test_loader_is_deterministic_by_seed_and_seeds_differ() -> None:
@@ -149,3 +151,80 @@ def test_bad_arguments_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         GpuLoader(xs, ys, 0, train=False)
     assert len(GpuLoader(xs, ys, 9, train=False)) == 1
+
+
+# -- paired random streams ----------------------------------------------------------------------
+
+
+class _Recorder:
+    """A hook that records what it is given, draws from its own stream, and passes the batch on."""
+
+    def __init__(self, stage: str, inner=None, draws: int = 0) -> None:
+        self.stage = stage
+        self.inner = inner
+        self.draws = draws
+        self.seen: list[torch.Tensor] = []
+
+    def __call__(self, images, targets, generator):
+        self.seen.append(images.clone())
+        torch.rand(self.draws, generator=generator, device=images.device)  # consume the hook's stream
+        return self.inner(images, targets, generator) if self.inner is not None else (images, targets)
+
+
+def _epochs(loader: GpuLoader, n: int = 2) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(x.clone(), y.clone()) for _ in range(n) for x, y in loader]
+
+
+def test_stream_seeds_are_stable_distinct_and_seeded() -> None:
+    assert stream_seed(0, "order") == stream_seed(0, "order")
+    names = ["order", "crop_flip", "init", "hook/0", "hook/1"]
+    assert len({stream_seed(s, n) for s in (0, 1) for n in names}) == 10
+    assert all(0 <= stream_seed(3, n) < 2**63 for n in names)
+    a, b = stream_generator(5, "hook/0"), stream_generator(5, "hook/0")
+    assert torch.equal(torch.rand(4, generator=a), torch.rand(4, generator=b))
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        stream_seed(-1, "order")
+
+
+def test_hooks_that_draw_do_not_shift_the_order_or_the_crops() -> None:
+    xs, ys = images_nhwc(64), np.arange(64) % 10
+    plain = _epochs(GpuLoader(xs, ys, 16, train=True, seed=7))
+    with_hooks = _epochs(GpuLoader(xs, ys, 16, train=True, seed=7,
+                                   hooks=[_Recorder("uint8", draws=1000), _Recorder("float", draws=37)]))
+    assert len(plain) == len(with_hooks) == 8
+    for (x, y), (u, v) in zip(plain, with_hooks):
+        assert torch.equal(x, u) and torch.equal(y, v)
+
+
+def test_the_loader_is_order_then_crop_and_flip_from_their_own_streams() -> None:
+    xs, ys = images_nhwc(48), np.arange(48) % 10
+    recorder = _Recorder("uint8")
+    loader = GpuLoader(xs, ys, 16, train=True, seed=3, hooks=[recorder])
+    list(loader)
+    images = torch.as_tensor(xs).permute(0, 3, 1, 2)
+    order = torch.randperm(48, generator=stream_generator(3, "order"))
+    crops = stream_generator(3, "crop_flip")
+    for step, seen in enumerate(recorder.seen):
+        index = order[16 * step : 16 * (step + 1)]
+        params = sample_crop_flip(16, padding=4, generator=crops)
+        assert torch.equal(seen, apply_crop_flip(images[index], params))
+
+
+def test_a_cutout_hook_sees_the_baselines_images_in_the_baselines_order() -> None:
+    from tricks_lab.build import make_hooks
+    from tricks_lab.recipe import BASELINE
+
+    xs, ys = images_nhwc(64), np.arange(64) % 10
+    baseline = _epochs(GpuLoader(xs, ys, 16, train=True, seed=11))
+    (cutout,) = make_hooks(BASELINE.replace(occlusion="cutout", cutout_length=8))
+    recorder = _Recorder(cutout.stage, inner=cutout)
+    trick = _epochs(GpuLoader(xs, ys, 16, train=True, seed=11, hooks=[recorder]))
+    assert len(recorder.seen) == len(baseline) == 8
+    for (x, y), seen, (u, v) in zip(baseline, recorder.seen, trick):
+        assert torch.equal(seen, x)  # what the hook receives is the baseline's batch
+        assert torch.equal(y, v)
+        assert not torch.equal(x, u)  # and the hook did act on it
+    # the hook's draws come from its own stream: a second loader gives the same holes
+    again = _epochs(GpuLoader(xs, ys, 16, train=True, seed=11, hooks=make_hooks(
+        BASELINE.replace(occlusion="cutout", cutout_length=8))))
+    assert all(torch.equal(x, u) for (x, _), (u, _) in zip(trick, again))

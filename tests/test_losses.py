@@ -10,12 +10,14 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from tricks_lab.losses import (
     DistillationLoss,
     LabelSmoothingCrossEntropy,
     SoftTargetCrossEntropy,
     distillation_kl,
+    distillation_loss,
     optimal_logit_gap,
     smooth_targets,
 )
@@ -137,7 +139,7 @@ def test_soft_targets_keep_their_dtype(dtype: torch.dtype) -> None:
     [
         ({"smoothing": 1.0}, ValueError, r"smoothing must be in \[0.0, 1.0\), got 1.0"),
         ({"smoothing": -0.1}, ValueError, r"smoothing must be in \[0.0, 1.0\), got -0.1"),
-        ({"smoothing": float("nan")}, ValueError, "smoothing must not be NaN"),
+        ({"smoothing": float("nan")}, ValueError, "smoothing must be a finite number, got nan"),
         ({"convention": "both"}, ValueError, "convention must be one of 'uniform', 'others'; got 'both'"),
         ({"num_classes": 0}, ValueError, "num_classes must be >= 1, got 0"),
         ({"num_classes": 3.0}, TypeError, "num_classes must be an int"),
@@ -295,7 +297,7 @@ def test_no_host_synchronisation_off_cpu(convention: str) -> None:
     labels = torch.empty(8, dtype=torch.int64, device="meta")
     loss = LabelSmoothingCrossEntropy(0.1, convention=convention)(logits, labels)
     assert loss.device.type == "meta" and loss.shape == ()
-    assert DistillationLoss()(logits, logits, labels).device.type == "meta"
+    assert distillation_loss(logits, logits, labels).device.type == "meta"
 
 
 @pytest.mark.parametrize(
@@ -408,9 +410,9 @@ def test_seed_cross_entropy_form_has_same_gradient_but_never_reaches_zero() -> N
 
 def test_alpha_zero_is_plain_cross_entropy() -> None:
     student, teacher, labels = random_logits(8, 10, 8), random_logits(8, 10, 9), random_labels(8, 10, 8)
-    plain = DistillationLoss(alpha=0.0)(student, teacher, labels)
+    plain = distillation_loss(student, teacher, labels, alpha=0.0)
     torch.testing.assert_close(plain, F.cross_entropy(student, labels))
-    smoothed = DistillationLoss(alpha=0.0, smoothing=0.2)(student, teacher, labels)
+    smoothed = distillation_loss(student, teacher, labels, alpha=0.0, smoothing=0.2)
     torch.testing.assert_close(smoothed, F.cross_entropy(student, labels, label_smoothing=0.2))
 
 
@@ -425,7 +427,7 @@ def test_distillation_loss_formula(
     expected = (1 - alpha) * F.cross_entropy(student, soft, label_smoothing=eps) + alpha * temperature**2 * (
         distillation_kl(student, teacher, temperature)
     )
-    loss = DistillationLoss(temperature, alpha, smoothing=eps)(student, teacher, soft)
+    loss = distillation_loss(student, teacher, soft, temperature=temperature, alpha=alpha, smoothing=eps)
     torch.testing.assert_close(loss, expected, atol=1e-9, rtol=1e-9)
 
 
@@ -438,7 +440,7 @@ def test_seed_sum_lacks_the_alpha_weights() -> None:
         p_teacher * F.log_softmax(student / temperature, dim=1)
     ).sum(dim=1).mean()
     teacher_entropy = -(p_teacher * p_teacher.log()).sum(dim=1).mean()
-    ours = DistillationLoss(temperature, alpha=0.5)(student, teacher, labels)
+    ours = distillation_loss(student, teacher, labels, temperature=temperature, alpha=0.5)
     torch.testing.assert_close(seed_total, 2 * ours + temperature**2 * teacher_entropy)
 
 
@@ -446,7 +448,7 @@ def distillation_gradient(temperature: float, scaled: bool) -> torch.Tensor:
     student = random_logits(32, 10, 12).requires_grad_()
     teacher = random_logits(32, 10, 13)
     if scaled:
-        loss = DistillationLoss(temperature, alpha=1.0)(student, teacher, random_labels(32, 10, 12))
+        loss = distillation_loss(student, teacher, random_labels(32, 10, 12), temperature=temperature, alpha=1.0)
     else:
         loss = distillation_kl(student, teacher, temperature)
     (grad,) = torch.autograd.grad(loss, student)
@@ -470,16 +472,16 @@ def test_high_temperature_gradient_matches_logit_matching_limit() -> None:
 def test_teacher_receives_no_gradient() -> None:
     student = random_logits(4, 3, 14).requires_grad_()
     teacher = random_logits(4, 3, 15).requires_grad_()
-    DistillationLoss()(student, teacher, random_labels(4, 3, 14)).backward()
+    distillation_loss(student, teacher, random_labels(4, 3, 14)).backward()
     assert teacher.grad is None
     assert student.grad is not None and float(student.grad.abs().sum()) > 0
 
 
 def test_distillation_reduction_none() -> None:
     student, teacher, labels = random_logits(6, 4, 16), random_logits(6, 4, 17), random_labels(6, 4, 16)
-    per_sample = DistillationLoss(reduction="none")(student, teacher, labels)
+    per_sample = distillation_loss(student, teacher, labels, reduction="none")
     assert per_sample.shape == (6,)
-    torch.testing.assert_close(per_sample.mean(), DistillationLoss()(student, teacher, labels))
+    torch.testing.assert_close(per_sample.mean(), distillation_loss(student, teacher, labels))
 
 
 @pytest.mark.parametrize(
@@ -495,13 +497,89 @@ def test_distillation_reduction_none() -> None:
 )
 def test_distillation_rejects_bad_settings(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        DistillationLoss(**kwargs)
+        DistillationLoss(nn.Linear(3, 3), **kwargs)
+    logits, labels = torch.zeros(2, 3), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match=match):
+        distillation_loss(logits, logits, labels, **kwargs)
 
 
 def test_distillation_rejects_mismatched_logits() -> None:
     with pytest.raises(ValueError, match=r"same shape, got \(4, 3\) and \(4, 5\)"):
-        DistillationLoss()(torch.zeros(4, 3), torch.zeros(4, 5), torch.tensor([0, 1, 2, 0]))
+        distillation_loss(torch.zeros(4, 3), torch.zeros(4, 5), torch.tensor([0, 1, 2, 0]))
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 3\)"):
-        DistillationLoss()(torch.zeros(2, 3), torch.zeros(2, 3), torch.tensor([0, 7]))
+        distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.tensor([0, 7]))
     with pytest.raises(ValueError, match="temperature must be > 0"):
         distillation_kl(torch.zeros(2, 3), torch.zeros(2, 3), 0.0)
+
+
+# --- DistillationLoss: the criterion that owns its teacher ------------------------------------
+
+
+class _CountingTeacher(nn.Module):
+    """A linear teacher on flattened images that counts its forward passes."""
+
+    def __init__(self, features: int, k: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(features, k)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.linear(x.flatten(1))
+
+
+def _student_and_teacher(k: int = 5) -> tuple[nn.Module, _CountingTeacher, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Flatten(), nn.Linear(12, k))
+    teacher = _CountingTeacher(12, k)
+    images = torch.randn(6, 3, 2, 2)
+    labels = torch.tensor([0, 1, 2, 3, 4, 0])
+    return student, teacher, images, labels
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_bound_distillation_loss_is_the_functional_form_with_the_teachers_logits(smoothing: float) -> None:
+    student, teacher, images, labels = _student_and_teacher()
+    loss_fn = DistillationLoss(teacher, temperature=3.0, alpha=0.7, smoothing=smoothing).bind(student)
+    student.train()
+    logits = student(images)
+    assert teacher.calls == 1 and not teacher.training
+    loss = loss_fn(logits, labels)
+    with torch.no_grad():
+        teacher_logits = teacher.linear(images.flatten(1))
+    expected = distillation_loss(logits, teacher_logits, labels, temperature=3.0, alpha=0.7, smoothing=smoothing)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()  # the gradient reaches the student, never the frozen teacher
+    assert student[1].weight.grad is not None and float(student[1].weight.grad.abs().sum()) > 0
+    assert all(p.grad is None and not p.requires_grad for p in teacher.parameters())
+    with pytest.raises(RuntimeError, match="no teacher logits"):  # one loss call per forward pass
+        loss_fn(logits, labels)
+
+
+def test_unbound_distillation_loss_raises_a_clear_error() -> None:
+    student, teacher, images, labels = _student_and_teacher()
+    loss_fn = DistillationLoss(teacher)
+    with pytest.raises(RuntimeError, match=r"call loss\.bind\(student\)"):
+        loss_fn(student(images), labels)
+    loss_fn.bind(student)
+    loss_fn.unbind()
+    student(images)
+    assert teacher.calls == 0
+    with pytest.raises(RuntimeError, match="no teacher logits"):
+        loss_fn(student(images), labels)
+    with pytest.raises(TypeError, match="teacher must be an nn.Module"):
+        DistillationLoss(lambda x: x)  # type: ignore[arg-type]
+
+
+def test_evaluation_forward_passes_do_not_run_the_teacher() -> None:
+    student, teacher, images, labels = _student_and_teacher()
+    loss_fn = DistillationLoss(teacher).bind(student)
+    student.eval()
+    with torch.no_grad():
+        student(images)
+    assert teacher.calls == 0
+    student.train()
+    student(images)
+    assert teacher.calls == 1
+    loss_fn.train()  # putting the criterion in training mode leaves the teacher in eval mode
+    assert not teacher.training

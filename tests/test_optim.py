@@ -487,7 +487,7 @@ def test_steps_emit_no_warnings(options: dict) -> None:
         ({"gamma": 0.0}, ValueError, r"gamma must be > 0, got 0.0"),
         ({"gamma": -1.0}, ValueError, r"gamma must be > 0"),
         ({"eps": 0.0}, ValueError, r"eps must be > 0, got 0.0"),
-        ({"eps": float("nan")}, ValueError, r"eps must not be NaN"),
+        ({"eps": float("nan")}, ValueError, r"eps must be a finite number, got nan"),
         ({"betas": (1.0, 0.999)}, ValueError, r"betas\[0\] must be in \[0.0, 1.0\), got 1.0"),
         ({"betas": (0.9, -0.1)}, ValueError, r"betas\[1\] must be in \[0.0, 1.0\), got -0.1"),
         ({"betas": (0.9,)}, ValueError, r"betas must be a pair"),

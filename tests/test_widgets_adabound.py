@@ -3,6 +3,7 @@ figure and explorer, and the step-size trace of a real (tiny) run."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import matplotlib
@@ -58,11 +59,24 @@ def test_band_closing_step_rejects_bad_input() -> None:
 
 def test_run_steps_counts_full_batches_times_epochs_even_for_gpu_profiles() -> None:
     assert run_steps(BASELINE, "smoke") == 8 * (2_500 // 128)
-    assert run_steps(BASELINE, "short") == 16 * (50_000 // 512)  # no GPU needed to count
-    assert run_steps(BASELINE, "full") == 160 * (50_000 // 512)
+    # no GPU needed to count; 5,000 training images are held out for validation
+    assert run_steps(BASELINE, "short") == 16 * (45_000 // 512)
+    assert run_steps(BASELINE, "full") == 160 * (45_000 // 512)
+    assert run_steps(BASELINE, "lab") == 4 * (45_000 // 128)
     assert run_steps(BASELINE, TINY) == 2 * (200 // 32)
     with pytest.raises(TypeError, match="recipe must be a Recipe"):
         run_steps("baseline")  # type: ignore[arg-type]
+
+
+def test_run_steps_is_the_length_of_the_runs_training_loader(real_cifar10) -> None:
+    """Counted without data, checked against the loaders experiments.run makes (validation held out)."""
+    from tricks_lab.build import scaled_epochs
+    from tricks_lab.profiles import PROFILES
+
+    held_out = dataclasses.replace(TINY, train_per_class=None, holdout_per_class=5)  # 49,950 images
+    for profile in (PROFILES["smoke"], held_out):
+        train_loader, _ = experiments.make_loaders(BASELINE, profile, seed=0)
+        assert run_steps(BASELINE, profile) == scaled_epochs(BASELINE, profile) * len(train_loader)
 
 
 def test_band_figure_draws_each_gamma_and_marks_runs() -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from matplotlib import pyplot as plt
 
+from explorers import explorer_draw
 from tricks_lab import autoaugment as aa
 from tricks_lab.widgets.autoaugment import (
     autoaugment_explorer,
@@ -78,7 +79,7 @@ def test_batch_figure_draws_per_image_on_top_and_once_for_torchvision() -> None:
     bottom = [ax.images[0].get_array().tobytes() for ax in axes[8:]]
     assert len(set(bottom)) == 1
     assert len(set(top)) > 1
-    params = aa.sample_autoaugment(8, generator=torch.Generator().manual_seed(3))
+    params = aa.sample_autoaugment(8, 32, 32, generator=torch.Generator().manual_seed(3))
     assert [ax.get_title().split("\n")[0] for ax in axes[:8]] == [f"#{s}" for s in params.sub_policy.tolist()]
     plt.close(fig)
 
@@ -135,6 +136,24 @@ def test_describe_operation_in_the_operations_units() -> None:
     assert sub_policy_label(aa.POLICIES["cifar10"][0], " / ") == "Invert p=0.1 m=7 / Contrast p=0.2 m=6"
     with pytest.raises(ValueError, match="sub_policy must be a sequence"):
         sub_policy_label([("Invert", 0.1)])
+
+
+def test_explorer_draws_the_sub_policy_its_controls_choose(monkeypatch) -> None:
+    pytest.importorskip("ipywidgets")
+    from tricks_lab.widgets import autoaugment as W
+
+    draw, controls = explorer_draw(monkeypatch, W, W.autoaugment_explorer, image_hwc())
+    values = {name: control.value for name, control in controls.items()}
+    fig = draw(**{**values, "sub_policy": 1, "magnitude": 9, "translate": "absolute"})
+    axes = image_axes(fig)
+    assert [ax.get_title() for ax in axes[1:3]] == ["Rotate+ forced", "TranslateX+ forced"]
+    batch = torch.as_tensor(image_hwc()).permute(2, 0, 1).unsqueeze(0)
+    shifted = aa.apply_operation(batch, "TranslateX", 9, translate="absolute")
+    assert np.array_equal(axes[2].images[0].get_array(), shifted[0].permute(1, 2, 0).numpy())
+    reference = sub_policy_figure(image_hwc(), 1, 9, "cifar10", "absolute", values["seed"])
+    assert all(np.array_equal(a.images[0].get_array(), b.images[0].get_array())
+               for a, b in zip(axes, image_axes(reference)))
+
 
 
 def test_explorer_builds_with_a_sub_policy_and_a_magnitude_control() -> None:

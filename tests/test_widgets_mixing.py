@@ -12,12 +12,14 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from explorers import drawn_images, explorer_draw, same_images  # noqa: E402
 from tricks_lab.experiments import Comparison, Result  # noqa: E402
 from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
-from tricks_lab.mixing import sample_ricap_params  # noqa: E402
+from tricks_lab.mixing import cutmix, mixup, ricap, sample_ricap  # noqa: E402
 from tricks_lab.recipe import BASELINE  # noqa: E402
 from tricks_lab.train import History  # noqa: E402
 from tricks_lab.widgets import mixing as W  # noqa: E402
+from tricks_lab.widgets.augmentation import normalised_batch  # noqa: E402
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -55,16 +57,16 @@ def fake_comparison(accuracies: dict[str, dict[int, float]], epochs: int) -> Com
     return Comparison("smoke", seeds, results)
 
 
-def test_float_batch_matches_the_loader_and_rejects_bad_input(images: np.ndarray) -> None:
-    batch = W.float_batch(images)
+def test_normalised_batch_matches_the_loader_and_rejects_bad_input(images: np.ndarray) -> None:
+    batch = normalised_batch(images)
     assert batch.shape == (8, 3, 32, 32) and batch.dtype == torch.float32
     expected = (images[0, 5, 7] / 255 - np.array(CIFAR10_MEAN)) / np.array(CIFAR10_STD)
     assert np.allclose(batch[0, :, 5, 7].numpy(), expected, atol=1e-5)
-    assert W.float_batch(images[0]).shape == (1, 3, 32, 32)
+    assert normalised_batch(images[0]).shape == (1, 3, 32, 32)
     with pytest.raises(ValueError, match="uint8"):
-        W.float_batch(images.astype(np.float32))
+        normalised_batch(images.astype(np.float32))
     with pytest.raises(ValueError, match="3 channels"):
-        W.float_batch(images[..., :2])
+        normalised_batch(images[..., :2])
 
 
 def test_lambda_distribution_figure_is_labelled_and_validates() -> None:
@@ -105,7 +107,7 @@ def test_ricap_boundary_law_is_a_distribution_matching_the_sampler() -> None:
     assert law.shape == (17,) and law.sum() == pytest.approx(1.0) and (law >= 0).all()
     assert law == pytest.approx(law[::-1])
     generator = torch.Generator().manual_seed(0)
-    draws = np.array([sample_ricap_params(1, 16, 16, 0.3, generator).boundary[0].item() for _ in range(1500)])
+    draws = np.array([sample_ricap(1, 16, 16, 0.3, generator=generator).boundary[0].item() for _ in range(1500)])
     assert stats.chisquare(np.bincount(draws, minlength=17), law * len(draws)).pvalue > 0.01
     with pytest.raises(ValueError, match="beta must be > 0"):
         W.ricap_boundary_law(0.0, 16)
@@ -140,6 +142,12 @@ def test_ricap_beta_figure_is_labelled() -> None:
 def test_mixed_grid_figure_has_a_row_per_value_and_titles_from_the_targets(method: str, images: np.ndarray) -> None:
     fig = W.mixed_grid_figure(images, np.arange(8), CLASSES, method, (0.3, 2.0), seed=4)
     assert len(fig.axes) == 3 * 8
+    # row 2 is what the package's op gives for the first value, with the figure's seed
+    op = {"mixup": mixup, "cutmix": cutmix, "ricap": ricap}[method]
+    mixed, _ = op(normalised_batch(images), torch.arange(8), 0.3, num_classes=10,
+                  generator=torch.Generator().manual_seed(4))
+    expected = W.to_display(mixed, normalized=True)
+    assert all(np.allclose(drawn_images(fig)[8 + c], expected[c]) for c in range(8))
     assert [fig.axes[8 * r].get_ylabel() for r in range(3)][0] == "the batch"
     assert all(fig.axes[8 + c].get_title() for c in range(8))
     with pytest.raises(ValueError, match="method must be one of"):
@@ -151,8 +159,34 @@ def test_mixed_grid_figure_has_a_row_per_value_and_titles_from_the_targets(metho
 def test_explorers_build() -> None:
     pytest.importorskip("ipywidgets")
     pictures = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-    assert W.mixup_explorer(pictures[0], pictures[1], 0, 1, CLASSES) is not None
-    assert W.ricap_explorer(pictures, [0, 1, 2, 3], CLASSES) is not None
+    assert len(W.mixup_explorer(pictures[0], pictures[1], 0, 1, CLASSES).children) == 2
+    assert len(W.ricap_explorer(pictures, [0, 1, 2, 3], CLASSES).children) == 2
+
+
+def test_mixup_explorer_draws_the_pair_figure_at_its_controls(monkeypatch) -> None:
+    pytest.importorskip("ipywidgets")
+    pictures = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    draw, controls = explorer_draw(monkeypatch, W, W.mixup_explorer, pictures[0], pictures[1], 0, 1, CLASSES)
+    values = {name: control.value for name, control in controls.items()}
+    fig = draw(**values)
+    assert same_images(fig, W.mixup_pair_figure(pictures[0], pictures[1], 0, 1, CLASSES, values["alpha"],
+                                                 values["lam"], values["seed"]))
+    bars = [b.get_height() for b in plot_axes(fig)[1].patches]
+    assert bars[:2] == pytest.approx([values["lam"], 1 - values["lam"]])
+    moved = draw(**{**values, "lam": 0.9})
+    assert [b.get_height() for b in plot_axes(moved)[1].patches][:2] == pytest.approx([0.9, 0.1])
+
+
+def test_ricap_explorer_draws_the_boundary_its_sliders_set(monkeypatch) -> None:
+    pytest.importorskip("ipywidgets")
+    pictures = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    draw, controls = explorer_draw(monkeypatch, W, W.ricap_explorer, pictures, [0, 1, 2, 3], CLASSES)
+    values = {name: control.value for name, control in controls.items()}
+    fig = draw(**{**values, "w": 10, "h": 22})
+    patched = [ax for ax in fig.axes if ax.images][4]
+    assert "(10, 22)" in patched.get_title()
+    assert same_images(fig, W.ricap_figure(pictures, [0, 1, 2, 3], CLASSES, values["beta"], (10, 22),
+                                           values["seed"]))
 
 
 def test_train_test_summary_marks_mixed_rows() -> None:

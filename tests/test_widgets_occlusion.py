@@ -10,12 +10,14 @@ import torch
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 
+from explorers import drawn_images, explorer_draw, same_images  # noqa: E402
 from tricks_lab.experiments import Comparison, Result  # noqa: E402
 from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
-from tricks_lab.occlusion import sample_cutout_boxes, sample_erasing_boxes  # noqa: E402
+from tricks_lab.occlusion import occlude, sample_cutout, sample_random_erasing  # noqa: E402
 from tricks_lab.recipe import BASELINE  # noqa: E402
 from tricks_lab.train import History  # noqa: E402
 from tricks_lab.widgets import occlusion as W  # noqa: E402
+from tricks_lab.widgets.augmentation import normalised_batch  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -45,15 +47,15 @@ def labelled(ax) -> bool:
 
 
 def test_normalised_batch_matches_the_loader_and_rejects_bad_input(images: np.ndarray) -> None:
-    batch = W.normalised_batch(images)
+    batch = normalised_batch(images)
     assert batch.shape == (4, 3, 32, 32) and batch.dtype == torch.float32
     expected = (images[0, 5, 7] / 255 - np.array(CIFAR10_MEAN)) / np.array(CIFAR10_STD)
     assert np.allclose(batch[0, :, 5, 7].numpy(), expected, atol=1e-5)
-    assert torch.equal(W.normalised_batch(torch.as_tensor(images).permute(0, 3, 1, 2)), batch)
+    assert torch.equal(normalised_batch(torch.as_tensor(images).permute(0, 3, 1, 2)), batch)
     with pytest.raises(ValueError, match="uint8"):
-        W.normalised_batch(images.astype(np.float32))
+        normalised_batch(images.astype(np.float32))
     with pytest.raises(ValueError, match="3 channels"):
-        W.normalised_batch(images[..., :2])
+        normalised_batch(images[..., :2])
 
 
 def test_cutout_figure_outlines_holes_and_nominal_squares(images: np.ndarray) -> None:
@@ -125,13 +127,13 @@ def test_named_fills_are_what_they_say_in_raw_pixels() -> None:
 
 def test_occluded_fraction_figure_compares_cutout_and_erasing() -> None:
     generator = torch.Generator().manual_seed(0)
-    boxes = {"cutout": sample_cutout_boxes(2000, 32, 32, 16, generator=generator),
-             "erasing": sample_erasing_boxes(2000, 32, 32, p=0.5, generator=generator)}
+    boxes = {"cutout": sample_cutout(2000, 32, 32, 16, generator=generator),
+             "erasing": sample_random_erasing(2000, 32, 32, p=0.5, value=0.0, generator=generator)}
     ax = W.occluded_fraction_figure(boxes).axes[0]
     assert labelled(ax)
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "untouched 0%" in texts[0] and "untouched 5" in texts[1]
-    with pytest.raises(TypeError, match="OcclusionBoxes"):
+    with pytest.raises(TypeError, match="OcclusionParams"):
         W.occluded_fraction_figure({"x": 1})
 
 
@@ -152,3 +154,29 @@ def test_explorers_build(images: np.ndarray) -> None:
     for make in (W.cutout_explorer, W.erasing_explorer):
         box = make(images)
         assert len(box.children) == 2
+
+
+def test_cutout_explorer_draws_the_package_holes_at_its_controls(monkeypatch, images: np.ndarray) -> None:
+    pytest.importorskip("ipywidgets")
+    draw, controls = explorer_draw(monkeypatch, W, W.cutout_explorer, images)
+    values = {name: control.value for name, control in controls.items()}
+    fig = draw(**{**values, "length": 8, "n_holes": 2})
+    assert same_images(fig, W.cutout_figure(images, 8, 2, values["inside"], values["seed"]))
+    params = sample_cutout(4, 32, 32, 8, n_holes=2, inside=values["inside"],
+                           generator=torch.Generator().manual_seed(values["seed"]))
+    expected = occlude(normalised_batch(images), params)
+    assert drawn_images(fig)[0].shape[:2] == (32, 32)
+    assert [len(ax.patches) >= 2 for ax in fig.axes if ax.images] == [True] * 4
+    changed = [bool((expected[i] != normalised_batch(images)[i]).any()) for i in range(4)]
+    assert all(changed)
+
+
+def test_erasing_explorer_draws_the_chosen_fill(monkeypatch, images: np.ndarray) -> None:
+    pytest.importorskip("ipywidgets")
+    draw, controls = explorer_draw(monkeypatch, W, W.erasing_explorer, images)
+    values = {name: control.value for name, control in controls.items()}
+    fig = draw(**{**values, "p": 1.0, "fill": "0 = dataset mean"})
+    reference = W.erasing_figure(images, 1.0, values["scale"], (values["r1"], 1 / values["r1"]), 0.0,
+                                 values["log_ratio"], values["seed"])
+    assert same_images(fig, reference)
+    assert all("px" in ax.get_title() for ax in fig.axes if ax.images)

@@ -9,9 +9,8 @@ matplotlib.use("Agg")
 import pytest
 from matplotlib import pyplot as plt
 
-from tricks_lab.experiments import Comparison, Result
 from tricks_lab.recipe import BASELINE
-from tricks_lab.train import History
+from tricks_lab.results import Comparison, History, Result
 from tricks_lab.widgets.scaling import (
     ARMS,
     accuracy_vs_batch_figure,

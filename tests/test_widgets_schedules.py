@@ -11,7 +11,7 @@ from matplotlib import pyplot as plt
 
 from fakes import TINY
 from tricks_lab import experiments
-from tricks_lab.build import make_scheduler
+from tricks_lab.build import make_lr_scheduler
 from tricks_lab.profiles import PROFILES
 from tricks_lab.recipe import BASELINE
 from tricks_lab.schedules import SHAPES, lr_curve, make_schedule
@@ -39,12 +39,12 @@ def _labelled(fig) -> None:
         assert ax.get_ylabel(), f"unlabelled axes: {ax}"
 
 
-def test_recipe_lr_curve_is_build_make_scheduler_stepped_per_iteration() -> None:
+def test_recipe_lr_curve_is_build_make_lr_scheduler_stepped_per_iteration() -> None:
     """Smoke: 2,500 images, batch 128 -> 19 iterations an epoch, 8 epochs; warmup 2 epochs x 0.5 = 19 steps."""
     recipe = BASELINE.replace(lr=0.8, warmup_epochs=2.0, schedule="cosine")
     curve, steps_per_epoch = recipe_lr_curve(recipe, "smoke")
     assert steps_per_epoch == 19 and len(curve) == 8 * 19
-    expected = lr_curve(lambda opt: make_scheduler(recipe, PROFILES["smoke"], opt, 19), 8 * 19, base_lr=0.2)
+    expected = lr_curve(lambda opt: make_lr_scheduler(recipe, PROFILES["smoke"], opt, 19), 8 * 19, base_lr=0.2)
     assert curve == expected
     assert curve[0] == 0.0 and curve[19] == pytest.approx(0.2) and curve[-1] == 0.0
     assert all(b > a for a, b in zip(curve[:19], curve[1:20]))

@@ -109,8 +109,8 @@ def check_labels(name: str, labels: Any, num_classes: int, batch_size: int) -> N
 def _check_real(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 def check_logits(name: str, logits: torch.Tensor) -> None:

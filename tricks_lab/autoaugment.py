@@ -25,19 +25,28 @@ with ``translate``:
 - ``"absolute"`` (the paper's TensorFlow CIFAR code): ``m`` pixels, at most 9 of
   its nominal 10.
 
-Randomness is split as in torchvision v2: :func:`sample_autoaugment` draws the
-per-image choices (:class:`AutoAugmentParams`) from a ``torch.Generator``;
-:func:`apply_autoaugment` applies given choices. :func:`autoaugment_batch` does
-both on the batch's device, grouping the images by operation (never looping
-over images); torchvision and kornia, given a batch, draw one sub-policy for it.
+Randomness is split as in torchvision v2, with the package's one signature:
+``sample_autoaugment(n, height, width, policy, *, translate, generator, device)``
+draws the per-image choices (:class:`AutoAugmentParams`, which carry each
+step's operation and signed strength, so applying needs neither the policy
+nor the image size again); ``apply_autoaugment(images, params)`` applies them.
+:func:`autoaugment` does both on the batch's device, grouping the images by
+operation (never looping over images); torchvision and kornia, given a batch,
+draw one sub-policy for it. :class:`AutoAugmentHook` is the loader hook and
+:class:`AutoAugment` the per-image ``torchvision.transforms.v2`` transform;
+:data:`AUGMENTS` maps the recipe's names to hook factories. The operations,
+their kernels and magnitude ranges are one table,
+:data:`tricks_lab.autoaugment_ops.OPERATIONS`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple, Union
+from dataclasses import dataclass
+from typing import Any, Union
 
 import PIL.Image
 import torch
@@ -46,8 +55,33 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2 import functional as tvf
 
 from ._validation import check_choice, check_in_range, check_positive_int, check_probability
-from .autoaugment_ops import KERNELS, OP_NAMES, check_uint8_images
-from .transforms import Stage
+from .autoaugment_ops import (
+    NUM_MAGNITUDES,
+    OP_NAMES,
+    OPERATIONS,
+    TRANSLATE_CONVENTIONS,
+    check_uint8_images,
+    run_operation,
+)
+from .hooks import Hook, Stage, check_one_shape, sampling_device, v2_image_inputs
+from .per_image import transform_one
+
+__all__ = [
+    "AUGMENTS",
+    "POLICIES",
+    "TRANSLATE_CONVENTIONS",
+    "AutoAugment",
+    "AutoAugmentHook",
+    "AutoAugmentParams",
+    "PerImageHook",
+    "apply_autoaugment",
+    "apply_operation",
+    "autoaugment",
+    "magnitude_values",
+    "randaugment_hook",
+    "sample_autoaugment",
+    "trivialaugment_hook",
+]
 
 Operation = tuple[str, float, int]
 """``(operation name, probability, magnitude index 0-9)``."""
@@ -141,50 +175,20 @@ POLICIES: dict[str, list[SubPolicy]] = {
 printed. AutoContrast, Equalize and Invert take no magnitude; their printed
 indices are kept and ignored (torchvision stores ``None`` there)."""
 
-TRANSLATE_CONVENTIONS: tuple[str, ...] = ("relative", "absolute")
-NUM_MAGNITUDES = 10
-MAGNITUDE_FREE_OPS: frozenset[str] = frozenset({"AutoContrast", "Equalize", "Invert"})
-SIGNED_OPS: frozenset[str] = frozenset(
-    {"ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color", "Contrast", "Sharpness"}
-)
-ENHANCE_OPS: frozenset[str] = frozenset({"Brightness", "Color", "Contrast", "Sharpness"})
-"""Operations whose parameter is a factor ``1 + sign * v`` (the others take ``sign * v``)."""
-
-
 # ----------------------------------------------------------------- magnitudes
-
-
-def _translate_range(side: int, translate: str) -> torch.Tensor:
-    if translate == "absolute":
-        return torch.arange(NUM_MAGNITUDES, dtype=torch.float32)
-    return torch.linspace(0.0, 150.0 / 331.0 * side, NUM_MAGNITUDES).trunc()
-
-
-_MAGNITUDE_RANGES: dict[str, Callable[[int, int, str], torch.Tensor]] = {
-    "ShearX": lambda h, w, t: torch.linspace(0.0, 0.3, NUM_MAGNITUDES),
-    "ShearY": lambda h, w, t: torch.linspace(0.0, 0.3, NUM_MAGNITUDES),
-    "TranslateX": lambda h, w, t: _translate_range(w, t),
-    "TranslateY": lambda h, w, t: _translate_range(h, t),
-    "Rotate": lambda h, w, t: torch.linspace(0.0, 30.0, NUM_MAGNITUDES),
-    "Solarize": lambda h, w, t: torch.linspace(1.0, 0.0, NUM_MAGNITUDES).double() * 255.0,
-    "Posterize": lambda h, w, t: (8.0 - torch.arange(NUM_MAGNITUDES) * (4.0 / 9.0)).round(),
-    "Contrast": lambda h, w, t: torch.linspace(0.0, 0.9, NUM_MAGNITUDES),
-    "Color": lambda h, w, t: torch.linspace(0.0, 0.9, NUM_MAGNITUDES),
-    "Brightness": lambda h, w, t: torch.linspace(0.0, 0.9, NUM_MAGNITUDES),
-    "Sharpness": lambda h, w, t: torch.linspace(0.0, 0.9, NUM_MAGNITUDES),
-}
 
 
 @functools.lru_cache(maxsize=64)
 def _magnitude_grid(height: int, width: int, translate: str, device: torch.device) -> torch.Tensor:
     """``(len(OP_NAMES), 10)`` float64: row ``o`` is ``v_o(m)``; zeros for magnitude-free ops."""
-    rows = [
-        _MAGNITUDE_RANGES[op](height, width, translate).double()
-        if op in _MAGNITUDE_RANGES
-        else torch.zeros(NUM_MAGNITUDES, dtype=torch.float64)
-        for op in OP_NAMES
-    ]
+    rows = [spec.magnitudes(height, width, translate) for spec in OPERATIONS.values()]
     return torch.stack(rows).to(device)
+
+
+@functools.lru_cache(maxsize=64)
+def _magnitude_rows(height: int, width: int, translate: str) -> list[list[float]]:
+    """:func:`_magnitude_grid` as Python floats, for draws on the host."""
+    return _magnitude_grid(height, width, translate, torch.device("cpu")).tolist()
 
 
 def magnitude_values(op: str, height: int = 32, width: int = 32, translate: str = "relative") -> torch.Tensor:
@@ -201,15 +205,6 @@ def magnitude_values(op: str, height: int = 32, width: int = 32, translate: str 
     check_positive_int("width", width)
     check_choice("translate", translate, TRANSLATE_CONVENTIONS)
     return _magnitude_grid(height, width, translate, torch.device("cpu"))[OP_NAMES.index(op)].clone()
-
-
-def _run_operation(op: str, images: torch.Tensor, signed_strength: torch.Tensor) -> torch.Tensor:
-    kernel = KERNELS[op]
-    if op in MAGNITUDE_FREE_OPS:
-        return kernel(images)
-    if op in ENHANCE_OPS:
-        return kernel(images, 1.0 + signed_strength)
-    return kernel(images, signed_strength)
 
 
 def apply_operation(
@@ -233,8 +228,8 @@ def apply_operation(
     check_choice("translate", translate, TRANSLATE_CONVENTIONS)
     height, width = images.shape[-2:]
     strength = _magnitude_grid(height, width, translate, images.device)[OP_NAMES.index(op), magnitude_index]
-    sign = -1.0 if negative and op in SIGNED_OPS else 1.0
-    return _run_operation(op, images, (sign * strength).expand(images.shape[0]))
+    sign = -1.0 if negative and OPERATIONS[op].signed else 1.0
+    return run_operation(op, images, (sign * strength).expand(images.shape[0]))
 
 
 # ----------------------------------------------------------------- policies
@@ -274,11 +269,14 @@ def _policy_key(policy: PolicyLike) -> tuple[SubPolicy, ...]:
     return tuple(key)
 
 
-class _PolicyTable(NamedTuple):
-    op_index: torch.Tensor  # (S, 2) int64, index into OP_NAMES
-    probability: torch.Tensor  # (S, 2) float32
-    magnitude_index: torch.Tensor  # (S, 2) int64
-    signed: torch.Tensor  # (S, 2) bool
+@dataclass(frozen=True)
+class _PolicyTable:
+    """A policy as tensors: ``(S, 2)`` operation index, probability, magnitude index, signed."""
+
+    op_index: torch.Tensor
+    probability: torch.Tensor
+    magnitude_index: torch.Tensor
+    signed: torch.Tensor
 
 
 @functools.lru_cache(maxsize=64)
@@ -290,28 +288,39 @@ def _policy_table(key: tuple[SubPolicy, ...], device: torch.device) -> _PolicyTa
         op_index=column(lambda op: OP_NAMES.index(op[0]), torch.int64),
         probability=column(lambda op: op[1], torch.float32),
         magnitude_index=column(lambda op: op[2], torch.int64),
-        signed=column(lambda op: op[0] in SIGNED_OPS, torch.bool),
+        signed=column(lambda op: OPERATIONS[op[0]].signed, torch.bool),
     )
 
 
-class AutoAugmentParams(NamedTuple):
-    """Per-image AutoAugment choices, ``N`` images.
+@dataclass(frozen=True)
+class AutoAugmentParams:
+    """Per-image AutoAugment choices for ``N`` images, complete: applying them needs
+    neither the policy nor the image size.
 
-    ``sub_policy`` ``(N,)`` int64: index of the drawn sub-policy;
-    ``fired`` ``(N, 2)`` bool: whether each of its two operations applies;
-    ``sign`` ``(N, 2)`` int64, +1 or -1: the sign of each operation's magnitude
-    (always +1 for unsigned operations).
+    ``sub_policy`` int64 ``(N,)``: index of the drawn sub-policy (for plotting);
+    ``op_index`` int64 ``(N, 2)``: each step's operation, an index into
+    :data:`tricks_lab.autoaugment_ops.OP_NAMES`;
+    ``fired`` bool ``(N, 2)``: whether each step applies (the operation's coin ``p``);
+    ``sign`` int64 ``(N, 2)``, +1 or -1: the sign of each step's magnitude (always
+    +1 for unsigned operations);
+    ``strength`` float64 ``(N, 2)``: the signed strength ``sign * v_op(m)`` (the
+    kernel takes ``1 + strength`` for the enhancement operations).
     """
 
     sub_policy: torch.Tensor
+    op_index: torch.Tensor
     fired: torch.Tensor
     sign: torch.Tensor
+    strength: torch.Tensor
 
 
 def sample_autoaugment(
-    batch_size: int,
+    n: int,
+    height: int,
+    width: int,
     policy: PolicyLike = "cifar10",
     *,
+    translate: str = "relative",
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
 ) -> AutoAugmentParams:
@@ -319,83 +328,125 @@ def sample_autoaugment(
 
     ``s_i ~ Uniform{0..S-1}``; operation ``k`` fires iff ``u_ik < p_{s_i,k}``
     (``u ~ U[0, 1)``, so ``p = 0`` never and ``p = 1`` always fires); its sign is
-    -1 with probability 1/2 for signed operations (Cubuk et al. 2019,
+    -1 with probability 1/2 for signed operations; its strength is
+    ``sign * v_op(m)`` on ``height x width`` images (Cubuk et al. 2019,
     "AutoAugment"). ``device`` defaults to the generator's, else CPU.
     """
-    check_positive_int("batch_size", batch_size)
-    if device is None:
-        device = generator.device if generator is not None else torch.device("cpu")
-    device = torch.device(device)
-    return _draw(batch_size, _policy_table(_policy_key(policy), device), generator, device)
+    check_positive_int("n", n)
+    check_positive_int("height", height)
+    check_positive_int("width", width)
+    check_choice("translate", translate, TRANSLATE_CONVENTIONS)
+    device = sampling_device(generator, device)
+    table = _policy_table(_policy_key(policy), device)
+    return _draw(n, table, _magnitude_grid(height, width, translate, device), generator, device)
 
 
 def _draw(
-    batch_size: int, table: _PolicyTable, generator: torch.Generator | None, device: torch.device
+    n: int, table: _PolicyTable, grid: torch.Tensor, generator: torch.Generator | None, device: torch.device
 ) -> AutoAugmentParams:
-    sub_policy = torch.randint(table.op_index.shape[0], (batch_size,), generator=generator, device=device)
-    fired = torch.rand(batch_size, 2, generator=generator, device=device) < table.probability[sub_policy]
-    negative = (torch.rand(batch_size, 2, generator=generator, device=device) < 0.5) & table.signed[sub_policy]
-    return AutoAugmentParams(sub_policy=sub_policy, fired=fired, sign=1 - 2 * negative.long())
+    sub_policy = torch.randint(table.op_index.shape[0], (n,), generator=generator, device=device)
+    fired = torch.rand(n, 2, generator=generator, device=device) < table.probability[sub_policy]
+    negative = (torch.rand(n, 2, generator=generator, device=device) < 0.5) & table.signed[sub_policy]
+    sign = 1 - 2 * negative.long()
+    op_index = table.op_index[sub_policy]
+    strength = grid[op_index, table.magnitude_index[sub_policy]] * sign
+    return AutoAugmentParams(sub_policy=sub_policy, op_index=op_index, fired=fired, sign=sign, strength=strength)
 
 
-def _check_params(params: Any, images: torch.Tensor, num_sub_policies: int) -> None:
+def _check_params(params: Any, images: torch.Tensor) -> None:
     if not isinstance(params, AutoAugmentParams):
         raise TypeError(f"params must be AutoAugmentParams, got {type(params).__name__}")
     n = images.shape[0]
-    expected = {"sub_policy": (n,), "fired": (n, 2), "sign": (n, 2)}
-    for field, shape in expected.items():
+    expected = {"sub_policy": ((n,), torch.int64), "op_index": ((n, 2), torch.int64), "fired": ((n, 2), torch.bool),
+                "sign": ((n, 2), torch.int64), "strength": ((n, 2), torch.float64)}
+    for field, (shape, dtype) in expected.items():
         value = getattr(params, field)
         if not isinstance(value, torch.Tensor) or value.shape != shape or value.device != images.device:
             found = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             raise ValueError(f"params.{field} must be a tensor of shape {shape} on {images.device}, got {found}")
-    if params.fired.dtype != torch.bool:
-        raise TypeError(f"params.fired must be bool, got {params.fired.dtype}")
-    if bool(((params.sub_policy < 0) | (params.sub_policy >= num_sub_policies)).any()):
-        raise ValueError(f"params.sub_policy must lie in [0, {num_sub_policies - 1}], got {params.sub_policy.tolist()}")
+        if value.dtype != dtype:
+            raise TypeError(f"params.{field} must have dtype {dtype}, got {value.dtype}")
+    if bool(((params.op_index < 0) | (params.op_index >= len(OP_NAMES))).any()):
+        raise ValueError(f"params.op_index must lie in [0, {len(OP_NAMES) - 1}], got {params.op_index.tolist()}")
     if not bool((params.sign.abs() == 1).all()):
         raise ValueError(f"params.sign must be +1 or -1, got {params.sign.tolist()}")
+    if not bool(torch.isfinite(params.strength).all()):
+        raise ValueError(f"params.strength must be finite, got {params.strength.tolist()}")
 
 
-def _apply(images: torch.Tensor, params: AutoAugmentParams, table: _PolicyTable, grid: torch.Tensor) -> torch.Tensor:
-    """Apply both steps; in each, one kernel call per operation on the images it hits.
+_HOST_LOOP_MAX = 4
+"""Up to this many images with parameters on the CPU, apply image by image (the per-image path)."""
 
-    Grouping reads the group sizes on the host: two synchronisations per batch on CUDA.
+
+def _apply(images: torch.Tensor, params: AutoAugmentParams) -> torch.Tensor:
+    """Apply both steps. Three equivalent paths, chosen by where the data is:
+
+    - a few images with parameters on the CPU (the per-image transform): one kernel
+      call per fired step, read on the host at no cost;
+    - a CPU batch: in each step, one kernel call per operation on the images it hits
+      (grouping reads the group sizes, free on the CPU);
+    - an accelerator batch: in each step, every operation runs on the whole batch
+      and a select keeps each image's own, so the host never waits for the device.
     """
+    if params.op_index.device.type == "cpu" and images.shape[0] <= _HOST_LOOP_MAX:
+        return _apply_on_host(images, params)
+    if images.device.type == "cpu":
+        return _apply_grouped(images, params)
+    return _apply_masked(images, params)
+
+
+def _apply_on_host(images: torch.Tensor, params: AutoAugmentParams) -> torch.Tensor:
+    strengths = params.strength.to(images.device)
+    out = []
+    for i, (ops, fired) in enumerate(zip(params.op_index.tolist(), params.fired.tolist())):
+        image = images[i : i + 1]
+        for k, (op, fire) in enumerate(zip(ops, fired)):
+            if fire:
+                image = run_operation(OP_NAMES[op], image, strengths[i, k : k + 1])
+        out.append(image if any(fired) else image.clone())
+    return torch.cat(out) if len(out) > 1 else out[0]
+
+
+def _apply_grouped(images: torch.Tensor, params: AutoAugmentParams) -> torch.Tensor:
     out = images.clone()
     not_fired = len(OP_NAMES)
     for step in range(2):
-        op_index = table.op_index[params.sub_policy, step]
-        strength = grid[op_index, table.magnitude_index[params.sub_policy, step]] * params.sign[:, step]
-        op_index = torch.where(params.fired[:, step], op_index, not_fired)
+        op_index = torch.where(params.fired[:, step], params.op_index[:, step], not_fired)
+        strength = params.strength[:, step]
         order = torch.argsort(op_index, stable=True)
         counts = torch.bincount(op_index, minlength=not_fired + 1).tolist()
         for op, members in zip(OP_NAMES, order.split(counts)):
             if members.numel():
-                out[members] = _run_operation(op, out[members], strength[members])
+                out[members] = run_operation(op, out[members], strength[members])
     return out
 
 
-def apply_autoaugment(
-    images: torch.Tensor,
-    params: AutoAugmentParams,
-    policy: PolicyLike = "cifar10",
-    *,
-    translate: str = "relative",
-) -> torch.Tensor:
+def _apply_masked(images: torch.Tensor, params: AutoAugmentParams) -> torch.Tensor:
+    out = images
+    fired = params.fired.to(images.device)
+    op_index = params.op_index.to(images.device)
+    strength = params.strength.to(images.device)
+    for step in range(2):
+        chosen = torch.where(fired[:, step], op_index[:, step], len(OP_NAMES)).view(-1, 1, 1, 1)
+        current = out
+        for o, op in enumerate(OP_NAMES):
+            out = torch.where(chosen == o, run_operation(op, current, strength[:, step]), out)
+    return out if out is not images else images.clone()
+
+
+def apply_autoaugment(images: torch.Tensor, params: AutoAugmentParams) -> torch.Tensor:
     """Apply given per-image choices: ``x_i <- op_2(op_1(x_i))`` for the fired operations.
 
-    Operation ``k`` of image ``i`` is ``op_{s_i,k}(x, sign_ik * v(m_{s_i,k}))``;
-    deterministic, the input is not modified (Cubuk et al. 2019, "AutoAugment").
+    Step ``k`` of image ``i`` is ``op_ik(x, strength_ik)`` (``1 + strength`` for the
+    enhancement operations); deterministic, the input is not modified (Cubuk et al.
+    2019, "AutoAugment").
     """
     check_uint8_images("images", images, rgb=True)
-    check_choice("translate", translate, TRANSLATE_CONVENTIONS)
-    table = _policy_table(_policy_key(policy), images.device)
-    _check_params(params, images, table.op_index.shape[0])
-    height, width = images.shape[-2:]
-    return _apply(images, params, table, _magnitude_grid(height, width, translate, images.device))
+    _check_params(params, images)
+    return _apply(images, params)
 
 
-def autoaugment_batch(
+def autoaugment(
     images: torch.Tensor,
     policy: PolicyLike = "cifar10",
     *,
@@ -405,68 +456,45 @@ def autoaugment_batch(
     """AutoAugment a uint8 batch on its device, every image with its own draws.
 
     :func:`sample_autoaugment` then :func:`apply_autoaugment`; as a loader hook:
-    ``ImageHook(autoaugment_batch, stage="uint8", policy="cifar10")``
-    (Cubuk et al. 2019, "AutoAugment").
+    :class:`AutoAugmentHook` (Cubuk et al. 2019, "AutoAugment").
     """
     check_uint8_images("images", images, rgb=True)
-    check_choice("translate", translate, TRANSLATE_CONVENTIONS)
-    table = _policy_table(_policy_key(policy), images.device)
-    params = _draw(images.shape[0], table, generator, images.device)
-    height, width = images.shape[-2:]
-    return _apply(images, params, table, _magnitude_grid(height, width, translate, images.device))
+    n, _, height, width = images.shape
+    params = sample_autoaugment(n, height, width, policy, translate=translate, generator=generator,
+                                device=images.device)
+    return _apply(images, params)
 
 
-# ----------------------------------------------------------------- per-image paths
+# ----------------------------------------------------------------- loader hooks
 
 
-class AutoAugment(Transform):
-    """Per-image AutoAugment as a ``torchvision.transforms.v2`` transform.
+class AutoAugmentHook(Hook):
+    """AutoAugment as a loader hook (stage ``"uint8"``): :func:`autoaugment` on every batch,
+    each image with its own sub-policy, coins and signs (Cubuk et al. 2019, "AutoAugment").
 
-    Same policies and scales as :func:`autoaugment_batch`; one image per call
-    (a uint8 ``(3, H, W)`` tensor, ``tv_tensors.Image`` or RGB PIL image), drawn
-    from torch's global RNG as torchvision's transforms are (Cubuk et al. 2019,
-    "AutoAugment").
+    The policy is checked once, here; every batch runs the unchecked sampler and applier
+    (on an accelerator without host synchronisation).
     """
 
-    def __init__(self, policy: PolicyLike = "cifar10", translate: str = "relative") -> None:
-        super().__init__()
+    stage: Stage = "uint8"
+
+    def __init__(self, policy: PolicyLike = "cifar10", *, translate: str = "relative") -> None:
         self._key = _policy_key(policy)
         check_choice("translate", translate, TRANSLATE_CONVENTIONS)
         self.policy = policy
         self.translate = translate
 
-    def check_inputs(self, flat_inputs: list[Any]) -> None:
-        """Refuse boxes, masks, key points and videos: only images are defined."""
-        for inpt in flat_inputs:
-            if isinstance(inpt, tv_tensors.TVTensor) and not isinstance(inpt, tv_tensors.Image):
-                raise TypeError(f"AutoAugment transforms images only, got {type(inpt).__name__}")
+    def make_params(self, images: torch.Tensor, generator: torch.Generator | None) -> AutoAugmentParams:
+        n, _, height, width = images.shape
+        device = images.device
+        return _draw(n, _policy_table(self._key, device), _magnitude_grid(height, width, self.translate, device),
+                     generator, device)
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """Draw one image's choices (as :func:`sample_autoaugment`) from the global RNG."""
-        cpu = torch.device("cpu")
-        return {"choices": _draw(1, _policy_table(self._key, cpu), None, cpu)}
+    def transform(self, images: torch.Tensor, targets: torch.Tensor, params: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return _apply(images, params), targets
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        """Apply the drawn choices to one image, returning the input's type."""
-        if isinstance(inpt, PIL.Image.Image):
-            return tvf.to_pil_image(self._augment(tvf.pil_to_tensor(inpt.convert("RGB")), params["choices"]))
-        if inpt.ndim != 3:
-            raise ValueError(f"AutoAugment expects one image (3, H, W), got shape {tuple(inpt.shape)}")
-        out = self._augment(inpt.as_subclass(torch.Tensor), params["choices"])
-        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.Image) else out
-
-    def _augment(self, image: torch.Tensor, choices: AutoAugmentParams) -> torch.Tensor:
-        """The two operations of the drawn sub-policy, in order, on a batch of one."""
-        batch = image.unsqueeze(0)
-        check_uint8_images("image", batch, rgb=True)
-        grid = _magnitude_grid(image.shape[-2], image.shape[-1], self.translate, image.device)
-        sub_policy = self._key[int(choices.sub_policy[0])]
-        steps = zip(sub_policy, choices.fired[0].tolist(), choices.sign[0].tolist())
-        for (op, _, magnitude_index), fired, sign in steps:
-            if fired:
-                strength = grid[OP_NAMES.index(op), magnitude_index] * sign
-                batch = _run_operation(op, batch, strength.view(1))
-        return batch[0]
+    def _options(self) -> dict[str, Any]:
+        return {"policy": self.policy, "translate": self.translate}
 
 
 @contextmanager
@@ -481,7 +509,7 @@ def _global_rng_seeded_from(generator: torch.Generator | None) -> Iterator[None]
         yield
 
 
-class PerImageHook:
+class PerImageHook(Hook):
     """Loader hook (stage ``"uint8"``) applying a per-image transform image by image.
 
     ``images[i] <- transform(images[i])`` for any torchvision per-image transform
@@ -489,8 +517,9 @@ class PerImageHook:
     tensors: the slow path, a Python loop over the batch, so the chapter can run
     those transforms through the same loader. They draw from torch's global CPU
     RNG; given the loader's generator, the hook seeds a forked global RNG from
-    it, so a seeded loader stays deterministic and the caller's global RNG state
-    is left as it was. Targets pass through.
+    it (its params are that seed), so a seeded loader stays deterministic and the
+    caller's global RNG state is left as it was. Targets pass through. Reads the
+    seed on the host: one synchronisation per batch on an accelerator.
     """
 
     stage: Stage = "uint8"
@@ -498,14 +527,15 @@ class PerImageHook:
     def __init__(self, transform: Callable[[torch.Tensor], torch.Tensor]) -> None:
         if not callable(transform):
             raise TypeError(f"transform must be callable, got {type(transform).__name__}")
-        self.transform = transform
+        self.per_image = transform
 
-    def __call__(
-        self, images: torch.Tensor, targets: torch.Tensor, generator: torch.Generator | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def make_params(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Generator | None:
         check_uint8_images("images", images)
-        with _global_rng_seeded_from(generator):
-            out = torch.stack([self.transform(image) for image in images])
+        return generator
+
+    def transform(self, images: torch.Tensor, targets: torch.Tensor, params: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        with _global_rng_seeded_from(params):
+            out = torch.stack([self.per_image(image) for image in images])
         if out.shape != images.shape or out.dtype != images.dtype:
             raise ValueError(
                 f"transform must keep each image's shape and dtype, got {tuple(out.shape)} {out.dtype} "
@@ -514,4 +544,128 @@ class PerImageHook:
         return out, targets
 
     def __repr__(self) -> str:
-        return f"PerImageHook({self.transform!r})"
+        return f"PerImageHook({self.per_image!r})"
+
+
+def randaugment_hook() -> PerImageHook:
+    """torchvision's ``RandAugment()`` (Cubuk et al. 2020, "RandAugment") through :class:`PerImageHook`."""
+    from torchvision.transforms import v2
+
+    return PerImageHook(v2.RandAugment())
+
+
+def trivialaugment_hook() -> PerImageHook:
+    """torchvision's ``TrivialAugmentWide()`` (Müller and Hutter 2021, "TrivialAugment")
+    through :class:`PerImageHook`."""
+    from torchvision.transforms import v2
+
+    return PerImageHook(v2.TrivialAugmentWide())
+
+
+AUGMENTS: dict[str, Callable[[], Hook]] = {
+    "autoaugment": AutoAugmentHook,
+    "randaugment": randaugment_hook,
+    "trivialaugment": trivialaugment_hook,
+}
+"""The recipe's ``augment`` names -> hook factories, each called with no argument
+(AutoAugment with the CIFAR-10 policy)."""
+
+
+# ----------------------------------------------------------------- per-image transform
+
+
+class AutoAugment(Transform):
+    """Per-image AutoAugment as a ``torchvision.transforms.v2`` transform.
+
+    Same policies and scales as :func:`autoaugment`; uint8 RGB images ``(..., 3, H, W)``
+    (plain tensors, ``tv_tensors.Image``) or RGB PIL images, each image of a batch
+    with its own draw, from torch's global RNG as torchvision's transforms are
+    (Cubuk et al. 2019, "AutoAugment").
+
+    Differences from ``torchvision.transforms.v2.AutoAugment``: policies as
+    published, given by name (``"cifar10"``, ``"svhn"``, ``"imagenet"``) or as a
+    list of sub-policies; nearest interpolation and fill 0 only; RGB only (a
+    1-channel or 4-channel tensor and a PIL image in another mode than ``"RGB"``
+    are refused, not converted); a batch gets one draw per image (torchvision:
+    one for all); videos, boxes and masks are refused; not scriptable.
+    """
+
+    def __init__(self, policy: PolicyLike = "cifar10", translate: str = "relative") -> None:
+        super().__init__()
+        self._key = _policy_key(policy)
+        check_choice("translate", translate, TRANSLATE_CONVENTIONS)
+        self.policy = policy
+        self.translate = translate
+        self._table = _policy_table(self._key, torch.device("cpu"))
+
+    def forward(self, *inputs: Any) -> Any:
+        """torchvision's ``Transform.forward``, with a short path for the usual single image."""
+        if len(inputs) == 1 and (isinstance(inputs[0], (PIL.Image.Image, tv_tensors.Image)) or (
+                isinstance(inputs[0], torch.Tensor) and not isinstance(inputs[0], tv_tensors.TVTensor))):
+            return transform_one(self, inputs[0])
+        return super().forward(*inputs)
+
+    def check_inputs(self, flat_inputs: list[Any]) -> None:
+        """Refuse boxes, masks, key points, videos, non-RGB images and mixed image shapes."""
+        shapes = set()
+        for inpt in flat_inputs:
+            if isinstance(inpt, tv_tensors.TVTensor) and not isinstance(inpt, tv_tensors.Image):
+                raise TypeError(f"AutoAugment transforms images only, got {type(inpt).__name__}")
+        for inpt in v2_image_inputs(flat_inputs):
+            if isinstance(inpt, PIL.Image.Image):
+                if inpt.mode != "RGB":
+                    raise ValueError(
+                        f"AutoAugment takes RGB images, got a PIL image in mode {inpt.mode!r}; "
+                        "convert it first (image.convert('RGB'))"
+                    )
+                shapes.add((3, inpt.height, inpt.width))
+            else:
+                if inpt.ndim < 3 or inpt.shape[-3] != 3 or inpt.dtype != torch.uint8:
+                    raise ValueError(
+                        f"AutoAugment takes uint8 RGB images (..., 3, H, W), got {inpt.dtype} of shape "
+                        f"{tuple(inpt.shape)}"
+                    )
+                shapes.add(tuple(inpt.shape))
+        check_one_shape("AutoAugment", shapes)
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        """Draw the choices of every image of the call (as :func:`sample_autoaugment`) from the global RNG."""
+        for inpt in v2_image_inputs(flat_inputs):
+            if isinstance(inpt, PIL.Image.Image):
+                count, height, width = 1, inpt.height, inpt.width
+                break
+            if isinstance(inpt, torch.Tensor):
+                count, height, width = math.prod(inpt.shape[:-3]), inpt.shape[-2], inpt.shape[-1]
+                break
+        else:
+            return {"params": None}
+        if count == 1:
+            return {"params": self._draw_one(height, width)}
+        cpu = torch.device("cpu")
+        return {"params": _draw(count, self._table, _magnitude_grid(height, width, self.translate, cpu), None, cpu)}
+
+    def _draw_one(self, height: int, width: int) -> AutoAugmentParams:
+        """:func:`sample_autoaugment` for one image, on the host from torch's global RNG in one call:
+        the same law (sub-policy uniform, coin ``u < p``, fair sign), without the per-call tensor overhead."""
+        u = torch.rand(5).tolist()
+        s = min(int(u[0] * len(self._key)), len(self._key) - 1)
+        grid = _magnitude_rows(height, width, self.translate)
+        ops, fired, signs, strengths = [], [], [], []
+        for k, (op, p, m) in enumerate(self._key[s]):
+            index = OP_NAMES.index(op)
+            sign = -1 if (u[3 + k] < 0.5 and OPERATIONS[op].signed) else 1
+            ops.append(index)
+            fired.append(u[1 + k] < p)
+            signs.append(sign)
+            strengths.append(grid[index][m] * sign)
+        return AutoAugmentParams(sub_policy=torch.tensor([s]), op_index=torch.tensor([ops]),
+                                 fired=torch.tensor([fired]), sign=torch.tensor([signs]),
+                                 strength=torch.tensor([strengths], dtype=torch.float64))
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        """Apply the drawn choices, returning the input's type."""
+        drawn = params["params"]
+        if isinstance(inpt, PIL.Image.Image):
+            return tvf.to_pil_image(_apply(tvf.pil_to_tensor(inpt).unsqueeze(0), drawn)[0])
+        out = _apply(inpt.reshape(-1, *inpt.shape[-3:]).as_subclass(torch.Tensor), drawn).reshape(inpt.shape)
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.Image) else out

@@ -13,36 +13,48 @@ arithmetic follows ``torchvision.transforms.v2.functional`` on uint8 tensors
 tests check. Geometric operations sample the nearest pixel and fill with 0.
 
 Public functions validate their arguments (the values are checked on the host,
-so on CUDA they wait for the device); :data:`KERNELS` holds the same operations
-without the checks, for callers whose parameters are valid by construction.
+so on CUDA they wait for the device); :data:`OPERATIONS` is the one table of operations (kernel without the checks,
+magnitude range, signed, kind), for callers whose parameters are valid by
+construction.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as nnf
 
 from ._validation import check_image_batch
 
-OP_NAMES: tuple[str, ...] = (
-    "ShearX",
-    "ShearY",
-    "TranslateX",
-    "TranslateY",
-    "Rotate",
-    "AutoContrast",
-    "Invert",
-    "Equalize",
-    "Solarize",
-    "Posterize",
-    "Contrast",
-    "Color",
-    "Brightness",
-    "Sharpness",
-)
+__all__ = [
+    "NUM_MAGNITUDES",
+    "OPERATIONS",
+    "OP_KINDS",
+    "OP_NAMES",
+    "TRANSLATE_CONVENTIONS",
+    "OpSpec",
+    "auto_contrast",
+    "brightness",
+    "check_per_image",
+    "check_uint8_images",
+    "color",
+    "contrast",
+    "equalize",
+    "invert",
+    "posterize",
+    "rotate",
+    "run_operation",
+    "sharpness",
+    "shear_x",
+    "shear_y",
+    "solarize",
+    "translate_x",
+    "translate_y",
+]
+
 
 _GREY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL and torchvision
 _LEVELS = 256
@@ -94,6 +106,18 @@ def _per_image(values: torch.Tensor, dtype: torch.dtype = torch.float32) -> torc
     return values.to(dtype).view(-1, 1, 1, 1)
 
 
+@functools.lru_cache(maxsize=32)
+def _base_grid(height: int, width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel centres ``(x, y, 1)`` about the image centre, ``(1, H W, 3)``, and ``(W/2, H/2)``."""
+    xs = torch.linspace((1.0 - width) * 0.5, (width - 1.0) * 0.5, width, device=device)
+    ys = torch.linspace((1.0 - height) * 0.5, (height - 1.0) * 0.5, height, device=device)
+    base = torch.stack(
+        (xs.expand(height, width), ys.unsqueeze(1).expand(height, width), torch.ones(height, width, device=device)),
+        dim=-1,
+    )
+    return base.view(1, height * width, 3), torch.tensor([0.5 * width, 0.5 * height], device=device)
+
+
 def _warp(images: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
     """Sample ``out(p) = in(inverse @ (p, 1))`` at the nearest pixel, 0 outside.
 
@@ -102,16 +126,9 @@ def _warp(images: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
     same source pixel.
     """
     n, _, height, width = images.shape
-    device = images.device
-    xs = torch.linspace((1.0 - width) * 0.5, (width - 1.0) * 0.5, width, device=device)
-    ys = torch.linspace((1.0 - height) * 0.5, (height - 1.0) * 0.5, height, device=device)
-    base = torch.stack(
-        (xs.expand(height, width), ys.unsqueeze(1).expand(height, width), torch.ones(height, width, device=device)),
-        dim=-1,
-    )
-    half_size = torch.tensor([0.5 * width, 0.5 * height], device=device)
+    base, half_size = _base_grid(height, width, images.device)
     normalised = inverse.float().transpose(1, 2) / half_size
-    grid = base.view(1, height * width, 3).expand(n, -1, -1).bmm(normalised).view(n, height, width, 2)
+    grid = base.expand(n, -1, -1).bmm(normalised).view(n, height, width, 2)
     warped = nnf.grid_sample(images.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
     return warped.to(torch.uint8)
 
@@ -171,7 +188,8 @@ def _equalize(images: torch.Tensor) -> torch.Tensor:
     n, c, height, width = images.shape
     rows = images.reshape(n * c, height * width).long()
     offsets = torch.arange(n * c, device=images.device).unsqueeze(1) * _LEVELS
-    histogram = torch.bincount((rows + offsets).flatten(), minlength=n * c * _LEVELS).view(n * c, _LEVELS)
+    histogram = torch.zeros(n * c * _LEVELS, dtype=torch.int64, device=images.device)
+    histogram = histogram.index_add_(0, (rows + offsets).flatten(), torch.ones_like(rows).flatten()).view(n * c, _LEVELS)
     brightest_count = histogram.gather(1, rows.amax(dim=1, keepdim=True))
     step = (height * width - brightest_count) // 255
     cumulative = histogram.cumsum(dim=1)[:, :-1]
@@ -240,24 +258,82 @@ def _sharpness(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return pixels.clamp_(0, 255).to(torch.uint8)
 
 
-KERNELS: dict[str, Callable[..., torch.Tensor]] = {
-    "ShearX": _shear_x,
-    "ShearY": _shear_y,
-    "TranslateX": _translate_x,
-    "TranslateY": _translate_y,
-    "Rotate": _rotate,
-    "AutoContrast": _auto_contrast,
-    "Invert": _invert,
-    "Equalize": _equalize,
-    "Solarize": _solarize,
-    "Posterize": _posterize,
-    "Contrast": _contrast,
-    "Color": _color,
-    "Brightness": _brightness,
-    "Sharpness": _sharpness,
+NUM_MAGNITUDES = 10
+TRANSLATE_CONVENTIONS: tuple[str, ...] = ("relative", "absolute")
+
+
+def _linear(high: float, low: float = 0.0) -> Callable[[int, int, str], torch.Tensor]:
+    return lambda height, width, translate: torch.linspace(low, high, NUM_MAGNITUDES).double()
+
+
+def _translate_range(side: int, translate: str) -> torch.Tensor:
+    if translate == "absolute":
+        return torch.arange(NUM_MAGNITUDES, dtype=torch.float64)
+    return torch.linspace(0.0, 150.0 / 331.0 * side, NUM_MAGNITUDES).trunc().double()
+
+
+def _no_magnitude(height: int, width: int, translate: str) -> torch.Tensor:
+    return torch.zeros(NUM_MAGNITUDES, dtype=torch.float64)
+
+
+class OpSpec(NamedTuple):
+    """One row of the operation table.
+
+    ``kernel``: the unchecked batched kernel, ``kernel(images)`` for kind ``"free"``,
+    ``kernel(images, values)`` otherwise. ``magnitudes(height, width, translate)``:
+    the ten strengths ``v(0..9)`` (float64). ``signed``: the strength is negated
+    with probability 1/2. ``kind``: ``"free"`` (no parameter), ``"value"`` (the
+    kernel takes ``sign * v``) or ``"factor"`` (it takes ``1 + sign * v``).
+    """
+
+    name: str
+    kernel: Callable[..., torch.Tensor]
+    magnitudes: Callable[[int, int, str], torch.Tensor]
+    signed: bool
+    kind: str
+
+
+OP_KINDS: tuple[str, ...] = ("free", "value", "factor")
+
+OPERATIONS: dict[str, OpSpec] = {
+    spec.name: spec
+    for spec in (
+        OpSpec("ShearX", _shear_x, _linear(0.3), True, "value"),
+        OpSpec("ShearY", _shear_y, _linear(0.3), True, "value"),
+        OpSpec("TranslateX", _translate_x, lambda h, w, t: _translate_range(w, t), True, "value"),
+        OpSpec("TranslateY", _translate_y, lambda h, w, t: _translate_range(h, t), True, "value"),
+        OpSpec("Rotate", _rotate, _linear(30.0), True, "value"),
+        OpSpec("AutoContrast", _auto_contrast, _no_magnitude, False, "free"),
+        OpSpec("Invert", _invert, _no_magnitude, False, "free"),
+        OpSpec("Equalize", _equalize, _no_magnitude, False, "free"),
+        OpSpec("Solarize", _solarize, lambda h, w, t: torch.linspace(1.0, 0.0, NUM_MAGNITUDES).double() * 255.0,
+               False, "value"),
+        OpSpec("Posterize", _posterize,
+               lambda h, w, t: (8.0 - torch.arange(NUM_MAGNITUDES) * (4.0 / 9.0)).round().double(), False, "value"),
+        OpSpec("Contrast", _contrast, _linear(0.9), True, "factor"),
+        OpSpec("Color", _color, _linear(0.9), True, "factor"),
+        OpSpec("Brightness", _brightness, _linear(0.9), True, "factor"),
+        OpSpec("Sharpness", _sharpness, _linear(0.9), True, "factor"),
+    )
 }
-"""Operation name -> unchecked kernel ``(images, values)`` (``(images)`` for the
-three without a parameter); the public functions below are the checked ones."""
+"""The 14 operations, as torchvision's augmentation space: name -> (kernel, magnitude
+range, signed, kind). Magnitude scales follow torchvision: ten evenly spaced values from
+0 to the paper's bound (shear 0.3, rotate 30 degrees, enhancement 0.9 around a factor
+of 1, posterize 8 down to 4 bits, solarize threshold 255 down to 0); translation up to
+150/331 of the side (``"relative"``) or ``m`` pixels (``"absolute"``). Adding an
+operation is one row here."""
+
+OP_NAMES: tuple[str, ...] = tuple(OPERATIONS)
+
+
+def run_operation(op: str, images: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    """Unchecked: apply ``op`` with the signed strengths ``strength`` ``(N,)`` (``1 + s`` for factors)."""
+    spec = OPERATIONS[op]
+    if spec.kind == "free":
+        return spec.kernel(images)
+    if spec.kind == "factor":
+        return spec.kernel(images, 1.0 + strength)
+    return spec.kernel(images, strength)
 
 
 # ----------------------------------------------------------------- public operations

@@ -11,10 +11,16 @@ import torch
 from torch import nn
 
 from .losses import DistillationLoss, LabelSmoothingCrossEntropy
-from .models import build_model
+from .models import SCALABLE_MODELS, build_model
+from .optim import OPTIMIZERS, OptimizerSettings, no_bias_decay
 from .profiles import Profile
 from .recipe import Recipe
-from .transforms import BatchTransform, ImageHook
+from .hooks import BatchTransform
+
+__all__ = [
+    "make_hooks", "make_loss", "make_lr_scheduler", "make_model", "make_optimizer", "scaled_batch_size",
+    "scaled_epochs", "scaled_final_lr", "scaled_lr",
+]
 
 
 def scaled_batch_size(recipe: Recipe, profile: Profile) -> int:
@@ -42,38 +48,32 @@ def make_model(recipe: Recipe, profile: Profile, num_classes: int = 10) -> nn.Mo
     name = recipe.model
     if name == "fastnet" and profile.model is not None:
         name = profile.model
-    width = profile.width if name == "fastnet" else 1.0
+    width = profile.width * recipe.width_multiplier if name in SCALABLE_MODELS else 1.0
     return build_model(name, num_classes=num_classes, width=width,
-                       zero_init_residual=recipe.zero_init_residual)
+                       zero_init_residual=recipe.zero_init_residual, shortcut=recipe.shortcut)
 
 
 def make_optimizer(recipe: Recipe, profile: Profile, model: nn.Module) -> torch.optim.Optimizer:
-    """SGD (Nesterov), Adam, AdaBound or AMSBound at the scaled lr.
+    """The recipe's optimizer (:data:`tricks_lab.optim.OPTIMIZERS`) at the scaled lr.
 
     AdaBound's ``final_lr`` is a learning rate too: it is scaled by the same
     factor as ``lr`` (the profile's batch scale and ``lr_reference_batch``), so
-    ``final_lr / lr`` is the recipe's under every profile.
+    ``final_lr / lr`` is the recipe's under every profile. Weight decay is set
+    per parameter group: on every parameter, or (``no_bias_decay``) on
+    convolution and linear weights only.
     """
-    lr = scaled_lr(recipe, profile)
     if recipe.no_bias_decay:
-        from .optim import no_bias_decay
-
-        params: list[dict] | object = no_bias_decay(model, recipe.weight_decay)
+        params: list[dict] = no_bias_decay(model, recipe.weight_decay)
     else:
         params = [{"params": [p for p in model.parameters() if p.requires_grad],
                    "weight_decay": recipe.weight_decay}]
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov and recipe.momentum > 0)
-    if recipe.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    from .optim import AdaBound
-
-    return AdaBound(params, lr=lr, final_lr=scaled_final_lr(recipe, profile), gamma=recipe.bound_gamma,
-                    amsbound=recipe.optimizer == "amsbound")
+    settings = OptimizerSettings(lr=scaled_lr(recipe, profile), momentum=recipe.momentum,
+                                 nesterov=recipe.nesterov, final_lr=scaled_final_lr(recipe, profile),
+                                 bound_gamma=recipe.bound_gamma)
+    return OPTIMIZERS[recipe.optimizer](params, settings)
 
 
-def make_scheduler(
+def make_lr_scheduler(
     recipe: Recipe, profile: Profile, optimizer: torch.optim.Optimizer, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """The recipe's schedule, in iterations: optional warmup, then step/cosine/linear/constant."""
@@ -97,42 +97,51 @@ def make_scheduler(
     )
 
 
-def make_loss(recipe: Recipe) -> nn.Module:
-    """Cross entropy with the recipe's label smoothing; the distillation loss with a teacher."""
-    if recipe.teacher is not None:
-        return DistillationLoss(temperature=recipe.distill_temperature, alpha=recipe.distill_alpha,
-                                smoothing=recipe.label_smoothing)
-    return LabelSmoothingCrossEntropy(smoothing=recipe.label_smoothing)
+def make_loss(recipe: Recipe, student: nn.Module | None = None, teacher: nn.Module | None = None) -> nn.Module:
+    """Cross entropy with the recipe's label smoothing; with a teacher, the distillation loss bound to ``student``."""
+    if recipe.teacher is None:
+        return LabelSmoothingCrossEntropy(smoothing=recipe.label_smoothing)
+    if teacher is None or student is None:
+        raise ValueError("a recipe with a teacher needs the trained teacher model and the student to bind to")
+    return DistillationLoss(teacher, temperature=recipe.distill_temperature, alpha=recipe.distill_alpha,
+                            smoothing=recipe.label_smoothing).bind(student)
 
 
 def make_hooks(recipe: Recipe, num_classes: int = 10) -> list[BatchTransform]:
-    """The loader hooks: policy augmentation (uint8), then occlusion, then mixing (float)."""
+    """The loader hooks: policy augmentation (uint8), then colour jitter, PCA lighting, occlusion and
+    mixing (float).
+
+    Each comes from its module's registry: :data:`tricks_lab.autoaugment.AUGMENTS`
+    (``factory()``), :data:`tricks_lab.occlusion.OCCLUSIONS` (the hook class with the
+    recipe's options) and :data:`tricks_lab.mixing.MIXINGS`
+    (``factory(concentration, num_classes, p=p)``).
+    """
     hooks: list[BatchTransform] = []
     if recipe.augment != "none":
         hooks.append(_augment_hook(recipe.augment))
-    if recipe.occlusion == "cutout":
-        from .occlusion import cutout_batch
+    if recipe.color_jitter > 0:  # the Bag of Tricks pipeline: jitter, then lighting (He et al., 2019, sec. 2.1)
+        from .color import ColorJitter
 
-        hooks.append(ImageHook(cutout_batch, stage="float", length=recipe.cutout_length,
-                               n_holes=recipe.cutout_holes))
-    elif recipe.occlusion == "random_erasing":
-        from .occlusion import random_erasing_batch
+        hooks.append(ColorJitter(recipe.color_jitter, recipe.color_jitter, recipe.color_jitter))
+    if recipe.pca_lighting > 0:
+        from .color import PCALighting, cifar10_lighting_eigen
 
-        hooks.append(ImageHook(random_erasing_batch, stage="float", p=recipe.erasing_p))
+        hooks.append(PCALighting(recipe.pca_lighting, *cifar10_lighting_eigen()))
+    if recipe.occlusion != "none":
+        from .occlusion import OCCLUSIONS
+
+        options = {"cutout": {"length": recipe.cutout_length, "n_holes": recipe.cutout_holes},
+                   "random_erasing": {"p": recipe.erasing_p}}[recipe.occlusion]
+        hooks.append(OCCLUSIONS[recipe.occlusion](**options, stage="float"))
     if recipe.mixing != "none":
-        from . import mixing
+        from .mixing import MIXINGS
 
-        cls = {"mixup": mixing.Mixup, "cutmix": mixing.CutMix, "ricap": mixing.RICAP}[recipe.mixing]
-        hooks.append(cls(recipe.mixing_alpha, num_classes, p=recipe.mixing_p))
+        # the Beta(a, a) concentration: mixup's and CutMix's alpha, RICAP's beta
+        hooks.append(MIXINGS[recipe.mixing](recipe.mixing_concentration, num_classes, p=recipe.mixing_p))
     return hooks
 
 
 def _augment_hook(name: str) -> BatchTransform:
-    from . import autoaugment
+    from .autoaugment import AUGMENTS
 
-    if name == "autoaugment":
-        return ImageHook(autoaugment.autoaugment_batch, stage="uint8", policy="cifar10")
-    from torchvision.transforms import v2
-
-    transform = v2.RandAugment() if name == "randaugment" else v2.TrivialAugmentWide()
-    return autoaugment.PerImageHook(transform)
+    return AUGMENTS[name]()

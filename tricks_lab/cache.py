@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "CACHE_ENV", "cache_root"]
+
 CACHE_ENV = "TRICKS_LAB_CACHE"
 
 

@@ -34,11 +34,36 @@ from PIL import Image
 from ._validation import check_positive_int
 from .cache import atomic_save_npy, atomic_write_json, cache_root
 
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "balanced_indices",
+    "balanced_subset",
+    "BATCHES_DIR",
+    "CIFAR10",
+    "CLASSES",
+    "DATA_ENV",
+    "DatasetCorruptError",
+    "DatasetNotFoundError",
+    "DOWNLOAD_ENV",
+    "IMAGE_SHAPE",
+    "iter_class_examples",
+    "load_cifar10",
+    "SOURCE_ORIGINAL",
+    "SPLIT_SIZES",
+    "ZIP_NAME",
+]
+
 DATA_ENV = "TRICKS_LAB_DATA"
 DOWNLOAD_ENV = "TRICKS_LAB_DOWNLOAD"
 CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )
+# Per-channel mean and standard deviation of CIFAR-10's 50,000 training images,
+# as fractions of 255. (The std (0.2023, 0.1994, 0.2010) copied across many
+# repositories is not the dataset's std: it averages per-image stds.)
+CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
 SPLIT_SIZES: dict[str, int] = {"train": 50_000, "test": 10_000}
 IMAGE_SHAPE = (32, 32, 3)
 ZIP_NAME = "cifar10-jpeg.zip"
@@ -117,9 +142,15 @@ def balanced_subset(
     The chosen indices are sorted, so the subset keeps the data's own order;
     the same ``seed`` always gives the same subset.
     """
-    check_positive_int("per_class", per_class)
     if len(images) != len(labels):
         raise ValueError(f"images and labels differ in length: {len(images)} vs {len(labels)}")
+    index = balanced_indices(labels, per_class, seed)
+    return images[index], labels[index]
+
+
+def balanced_indices(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of a seeded, class-balanced choice of ``per_class`` items of every class."""
+    check_positive_int("per_class", per_class)
     rng = np.random.default_rng(seed)
     chosen = []
     for cls in np.unique(labels):
@@ -129,8 +160,7 @@ def balanced_subset(
                 f"per_class={per_class} exceeds the {len(members)} images of class {int(cls)}"
             )
         chosen.append(rng.choice(members, size=per_class, replace=False))
-    index = np.sort(np.concatenate(chosen))
-    return images[index], labels[index]
+    return np.sort(np.concatenate(chosen))
 
 
 # -- where to look ---------------------------------------------------------

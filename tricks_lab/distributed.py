@@ -65,6 +65,8 @@ import torch.distributed as dist
 from torch import nn
 
 from ._validation import check_choice, check_positive_int
+from .evaluation import predict
+from .strategy import SingleProcess, Strategy
 
 BACKENDS = ("nccl", "gloo")
 """The process-group backend: NCCL for GPUs, gloo for the CPU."""
@@ -72,12 +74,13 @@ BACKENDS = ("nccl", "gloo")
 __all__ = [
     "AllReduceBatchNorm",
     "BACKENDS",
-    "DataParallel",
+    "TorchrunDataParallel",
     "DistContext",
     "ShardedLoader",
     "agree",
     "barrier",
     "context",
+    "default_strategy",
     "convert_sync_batchnorm",
     "init_from_env",
     "is_main_process",
@@ -330,22 +333,33 @@ def revert_sync_batchnorm(replaced: list[tuple[nn.Module, str, nn.Module]]) -> N
         setattr(parent, name, original)
 
 
-class DataParallel:
-    """What :func:`tricks_lab.train.fit` needs for a data-parallel run (used only when ``world_size() > 1``).
+class TorchrunDataParallel(Strategy):
+    """The :class:`~tricks_lab.strategy.Strategy` of a torchrun data-parallel run (``world_size() > 1``).
 
-    Synchronises the BatchNorm layers if the context asks for it, wraps the
-    model in ``DistributedDataParallel`` (the gradient all-reduce, averaged
-    over ranks), shards the loaders, reduces the epoch's metrics and
-    evaluates on shards. :meth:`close` restores the plain BatchNorm layers.
+    Named apart from ``torch.nn.DataParallel`` (single-process, multi-GPU),
+    which it is not. :meth:`setup` synchronises the BatchNorm layers if the
+    context asks for it and wraps the model in ``DistributedDataParallel``
+    (the gradient all-reduce, averaged over ranks); :meth:`shard` gives this
+    rank its part of each batch; :meth:`reduce_epoch` sums the epoch's counts;
+    :meth:`evaluate` predicts on shards and sums; :meth:`teardown` restores
+    the plain BatchNorm layers.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    stops_alone = False  # every rank must run every collective: stop only at epoch ends, together
+
+    def __init__(self) -> None:
         ctx = context()
         if ctx.world_size < 2:
-            raise RuntimeError("DataParallel needs an initialised process group of 2 or more ranks")
-        device = next(model.parameters()).device
+            raise RuntimeError("TorchrunDataParallel needs an initialised process group of 2 or more ranks")
         self.ctx = ctx
-        self.replaced = convert_sync_batchnorm(model, device.type) if ctx.sync_batchnorm else []
+        self.is_main_process = ctx.rank == 0
+        self.replaced: list[tuple[nn.Module, str, nn.Module]] = []
+        self.model: nn.Module | None = None
+
+    def setup(self, model: nn.Module) -> nn.Module:
+        device = next(model.parameters()).device
+        self.model = model
+        self.replaced = convert_sync_batchnorm(model, device.type) if self.ctx.sync_batchnorm else []
         device_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
             if device.type == "cuda" else None
         # With synchronised BN every rank computes the same running statistics;
@@ -353,8 +367,7 @@ class DataParallel:
         ddp = nn.parallel.DistributedDataParallel
         sync_key = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters
                     else "broadcast_buffers")  # renamed in torch 2.14
-        self.module = ddp(model, device_ids=device_ids, **{sync_key: not ctx.sync_batchnorm})
-        self.model = model
+        return ddp(model, device_ids=device_ids, **{sync_key: not self.ctx.sync_batchnorm})
 
     def shard(self, loader: Any) -> Any:
         """``loader`` as this rank's :class:`ShardedLoader` (unchanged if it already is one, or None)."""
@@ -376,22 +389,28 @@ class DataParallel:
 
     def sync_buffers(self) -> None:
         """Give every rank rank 0's buffers (BatchNorm running statistics)."""
-        for buffer in self.model.buffers():
-            dist.broadcast(buffer, src=0)
+        if self.model is not None:
+            for buffer in self.model.buffers():
+                dist.broadcast(buffer, src=0)
 
-    def evaluate(self, model: nn.Module, loader: Any, *, tta: bool = False, precision: str = "auto") -> float:
+    def evaluate(self, model: nn.Module, loader: Any, *, tta: bool = False, precision: str = "auto",
+                 device: torch.device | None = None) -> float:
         """Top-1 accuracy over the whole of ``loader``: each rank predicts its shard, counts are summed."""
-        from .train import predict
-
         self.sync_buffers()
-        logits, labels = predict(model, self.shard(loader), tta=tta, precision=precision)
+        logits, labels = predict(model, self.shard(loader), tta=tta, precision=precision, device=device)
         counts = torch.stack([(logits.argmax(dim=1) == labels).sum().double(),
                               torch.tensor(float(len(labels)), dtype=torch.float64, device=labels.device)])
         dist.all_reduce(counts)
         return (counts[0].float() / counts[1].float()).item()  # as one process's float32 mean
 
-    def close(self) -> None:
+    def teardown(self) -> None:
         """Restore the model's original BatchNorm layers (they hold the trained tensors)."""
         self.sync_buffers()
         revert_sync_batchnorm(self.replaced)
         self.replaced = []
+
+
+def default_strategy() -> Strategy:
+    """:class:`TorchrunDataParallel` inside a process group of several ranks, else one process."""
+
+    return TorchrunDataParallel() if world_size() > 1 else SingleProcess()

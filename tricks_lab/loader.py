@@ -20,40 +20,68 @@ padding, output pixel ``(i, j)`` of an image with offsets ``(dy, dx)`` in
 
 so crop and flip are a single gather, with every image its own offsets and
 flip (no padded copy of the dataset is made). The randomness is drawn by
-:func:`sample_crop_flip` from the loader's ``torch.Generator`` and applied by
-the deterministic :func:`apply_crop_flip`.
+:func:`sample_crop_flip` and applied by the deterministic :func:`apply_crop_flip`.
+
+Paired runs. Every consumer of randomness has its own ``torch.Generator``,
+seeded by :func:`stream_seed` from the run's seed and the stream's name: the
+data order (``"order"``), the crops and flips (``"crop_flip"``), and each hook
+by its position (``"hook/0"``, ``"hook/1"``, ...); the model's initial weights
+use ``"init"``. So two runs with the same seed whose recipes differ only in
+the loss, the schedule or the optimizer start from the same weights and see
+the same batches, and a recipe with a hook sees the same images in the same
+order as the baseline up to the point where the hook acts: a hook's draws
+never shift the others' (tests/test_loader.py). The paired difference of
+their accuracies then holds only the trick's effect and the noise the trick
+itself adds (:func:`tricks_lab.stats.paired_interval`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ._validation import check_choice, check_image_batch, check_positive_int
-from .transforms import STAGES, BatchTransform
+from .data import CIFAR10_MEAN, CIFAR10_STD
+from .hooks import STAGES, BatchTransform
 
-# Per-channel mean and standard deviation of CIFAR-10's 50,000 training images,
-# as fractions of 255. (The std (0.2023, 0.1994, 0.2010) copied across many
-# repositories is not the dataset's std: it averages per-image stds.)
-CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of random stream ``stream`` of a run with ``seed``: 63 bits of SHA-256 of ``"seed/stream"``.
+
+    Independent-looking seeds for every (seed, stream) pair, stable across
+    processes, machines and Python versions (unlike ``hash``).
+    """
+    check_positive_int("seed", seed, allow_zero=True)
+    digest = hashlib.sha256(f"{seed}/{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def stream_generator(seed: int, stream: str, device: torch.device | str = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with :func:`stream_seed` ``(seed, stream)``."""
+    generator = torch.Generator(device=torch.device(device))
+    generator.manual_seed(stream_seed(seed, stream))
+    return generator
 
 
 @dataclass(frozen=True)
 class CropFlipParams:
-    """Per-sample crop offsets ``(N, 2)`` as ``(dy, dx)`` in ``[0, 2p]`` and flip bits ``(N,)``."""
+    """Per-sample crop offsets ``(N, 2)`` as ``(dy, dx)`` in ``[0, 2 padding]``, flip bits ``(N,)``, the padding."""
 
     offsets: torch.Tensor
     flips: torch.Tensor
+    padding: int
 
 
 def sample_crop_flip(
-    n: int, padding: int, flip: bool, generator: torch.Generator | None, device: torch.device | str
+    n: int, *, padding: int, flip: bool = True, generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
 ) -> CropFlipParams:
-    """Draw uniform crop offsets in ``[0, 2 padding]`` and Bernoulli(1/2) flips for ``n`` images."""
+    """Draw uniform crop offsets in ``[0, 2 padding]`` and Bernoulli(1/2) flips (if ``flip``) for ``n`` images."""
     check_positive_int("n", n)
     check_positive_int("padding", padding, allow_zero=True)
     offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator, device=device)
@@ -61,12 +89,13 @@ def sample_crop_flip(
         flips = torch.rand(n, generator=generator, device=device) < 0.5
     else:
         flips = torch.zeros(n, dtype=torch.bool, device=device)
-    return CropFlipParams(offsets, flips)
+    return CropFlipParams(offsets, flips, padding)
 
 
-def apply_crop_flip(images: torch.Tensor, params: CropFlipParams, padding: int) -> torch.Tensor:
+def apply_crop_flip(images: torch.Tensor, params: CropFlipParams) -> torch.Tensor:
     """Crop each image of ``(N, C, H, W)`` from its reflect-padded version and mirror it if asked."""
     check_image_batch("images", images)
+    padding = params.padding
     n, channels, height, width = images.shape
     if padding >= min(height, width):
         raise ValueError(f"padding must be < the image size {min(height, width)}, got {padding}")
@@ -103,11 +132,12 @@ class GpuLoader:
         train: shuffle and augment (crop + flip + hooks) if True; plain
             in-order batches, all images kept, if False.
         device: where the data lives and the batches are made.
-        seed: seeds the loader's generator: the same seed gives the same
-            permutations, crops, flips and hook randomness, epoch after epoch.
+        seed: the run's seed, from which the loader's random streams are
+            derived (data order, crops and flips, each hook: see the module
+            docstring); the same seed gives the same batches.
         padding: reflect padding of the random crop (0 disables the crop).
         flip: random horizontal flips.
-        hooks: batch transforms (see :mod:`tricks_lab.transforms`), applied
+        hooks: batch transforms (see :mod:`tricks_lab.hooks`), applied
             in order within their stage.
         drop_last: drop the last incomplete batch (default: True when training).
         dtype: dtype of the yielded images.
@@ -164,8 +194,10 @@ class GpuLoader:
         self.dtype = dtype
         self.channels_last = channels_last
         self.mean, self.std = tuple(mean), tuple(std)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed)
+        self.seed = seed
+        self.order_generator = stream_generator(seed, "order", self.device)
+        self.crop_flip_generator = stream_generator(seed, "crop_flip", self.device)
+        self.hook_generators = tuple(stream_generator(seed, f"hook/{i}", self.device) for i in range(len(hooks)))
 
     def __len__(self) -> int:
         n = len(self.images)
@@ -178,7 +210,7 @@ class GpuLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.images)
         if self.train:
-            order = torch.randperm(n, generator=self.generator, device=self.device)
+            order = torch.randperm(n, generator=self.order_generator, device=self.device)
         else:
             order = torch.arange(n, device=self.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
@@ -190,8 +222,9 @@ class GpuLoader:
         targets = labels
         if self.train:
             if self.padding or self.flip:
-                params = sample_crop_flip(len(images), self.padding, self.flip, self.generator, self.device)
-                images = apply_crop_flip(images, params, self.padding)
+                params = sample_crop_flip(len(images), padding=self.padding, flip=self.flip,
+                                          generator=self.crop_flip_generator, device=self.device)
+                images = apply_crop_flip(images, params)
             images, targets = self._run_hooks("uint8", images, targets)
         images = normalize(images, self.mean, self.std, torch.float32)
         if self.train:
@@ -204,9 +237,9 @@ class GpuLoader:
     def _run_hooks(
         self, stage: str, images: torch.Tensor, targets: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        for hook in self.hooks:
+        for hook, generator in zip(self.hooks, self.hook_generators):
             if hook.stage == stage:
-                images, targets = hook(images, targets, self.generator)
+                images, targets = hook(images, targets, generator)
         return images, targets
 
     def __repr__(self) -> str:

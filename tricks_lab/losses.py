@@ -40,6 +40,20 @@ from ._validation import (
     check_probability,
 )
 
+__all__ = [
+    "Convention",
+    "CONVENTIONS",
+    "distillation_kl",
+    "DistillationLoss",
+    "distillation_loss",
+    "LabelSmoothingCrossEntropy",
+    "optimal_logit_gap",
+    "Reduction",
+    "REDUCTIONS",
+    "smooth_targets",
+    "SoftTargetCrossEntropy",
+]
+
 Convention = Literal["uniform", "others"]
 CONVENTIONS: tuple[Convention, ...] = ("uniform", "others")
 Reduction = Literal["mean", "sum", "none"]
@@ -231,9 +245,18 @@ def distillation_kl(
     return _reduce(kl, reduction)
 
 
-class DistillationLoss(nn.Module):
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    temperature: float = 4.0,
+    alpha: float = 0.5,
+    smoothing: float = 0.0,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
     """Knowledge distillation (Hinton, Vinyals & Dean 2015, "Distilling the
-    Knowledge in a Neural Network").
+    Knowledge in a Neural Network"), given both models' logits.
 
     ``loss = (1 - alpha) CE_eps(z, y) + alpha T^2 KL(softmax(r/T) || softmax(z/T))``
 
@@ -246,33 +269,97 @@ class DistillationLoss(nn.Module):
     at ``alpha = 0.5``, plus ``T^2`` times the softened teacher's entropy
     (their distillation term is a cross entropy, see :func:`distillation_kl`).
     """
+    check_positive("temperature", temperature)
+    check_probability("alpha", alpha)
+    check_choice("reduction", reduction, REDUCTIONS)
+    hard_term = LabelSmoothingCrossEntropy(smoothing, reduction="none")(student_logits, targets)
+    soft_term = distillation_kl(student_logits, teacher_logits.detach(), temperature, "none")
+    per_sample = (1.0 - alpha) * hard_term + alpha * temperature**2 * soft_term
+    return _reduce(per_sample, reduction)
+
+
+class DistillationLoss(nn.Module):
+    """:func:`distillation_loss` as a criterion ``loss(logits, targets)`` that owns its teacher.
+
+    As in DeiT (Touvron et al., 2021), the criterion holds the frozen teacher,
+    so the training loop needs no teacher argument. It sees the student's
+    inputs through :meth:`bind`, which registers a forward hook on the
+    student: each training forward pass also runs the teacher on the same
+    images (no gradient, eval mode, inside the same autocast) and keeps its
+    logits for the next call of the loss. Evaluation passes
+    (``student.training`` False) do not run the teacher.
+
+    Example::
+
+        loss_fn = DistillationLoss(teacher, temperature=4.0, alpha=0.5)
+        loss_fn.bind(student)
+        fit(student, loader, epochs=..., loss_fn=loss_fn)
+    """
 
     def __init__(
         self,
+        teacher: nn.Module,
         temperature: float = 4.0,
         alpha: float = 0.5,
         smoothing: float = 0.0,
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
+        if not isinstance(teacher, nn.Module):
+            raise TypeError(f"teacher must be an nn.Module, got {type(teacher).__name__}")
         check_positive("temperature", temperature)
         check_probability("alpha", alpha)
         check_choice("reduction", reduction, REDUCTIONS)
+        _check_smoothing(smoothing)
+        self.teacher = teacher.eval().requires_grad_(False)
         self.temperature = float(temperature)
         self.alpha = float(alpha)
+        self.smoothing = float(smoothing)
         self.reduction: Reduction = reduction
-        self.cross_entropy = LabelSmoothingCrossEntropy(smoothing, reduction="none")
+        self._teacher_logits: torch.Tensor | None = None
+        self._handle: torch.utils.hooks.RemovableHandle | None = None
 
-    def forward(
-        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor
-    ) -> torch.Tensor:
-        hard_term = self.cross_entropy(student_logits, targets)
-        soft_term = distillation_kl(student_logits, teacher_logits.detach(), self.temperature, "none")
-        per_sample = (1.0 - self.alpha) * hard_term + self.alpha * self.temperature**2 * soft_term
-        return _reduce(per_sample, self.reduction)
+    def train(self, mode: bool = True) -> "DistillationLoss":
+        """The teacher stays in eval mode whatever mode the criterion is put in."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def bind(self, student: nn.Module) -> "DistillationLoss":
+        """Run the teacher on the inputs of every training forward pass of ``student``; returns self."""
+        if not isinstance(student, nn.Module):
+            raise TypeError(f"student must be an nn.Module, got {type(student).__name__}")
+        if self._handle is not None:
+            self._handle.remove()
+        self._handle = student.register_forward_hook(self._observe)
+        return self
+
+    def unbind(self) -> None:
+        """Remove the forward hook placed by :meth:`bind`."""
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+        self._teacher_logits = None
+
+    @torch.no_grad()
+    def _observe(self, student: nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        if student.training:
+            self.teacher.to(args[0].device)
+            self._teacher_logits = self.teacher(args[0])
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        teacher_logits, self._teacher_logits = self._teacher_logits, None
+        if teacher_logits is None:
+            raise RuntimeError(
+                "DistillationLoss has no teacher logits for this batch: call loss.bind(student) before "
+                "training, and call the loss once after each training forward pass of the student"
+            )
+        if teacher_logits.shape != logits.shape:
+            raise ValueError(f"the teacher's logits {tuple(teacher_logits.shape)} do not match the student's "
+                             f"{tuple(logits.shape)}: the loss must follow the student's forward pass")
+        return distillation_loss(logits, teacher_logits, targets, temperature=self.temperature,
+                                 alpha=self.alpha, smoothing=self.smoothing, reduction=self.reduction)
 
     def extra_repr(self) -> str:
-        return (
-            f"temperature={self.temperature}, alpha={self.alpha}, "
-            f"smoothing={self.cross_entropy.smoothing}, reduction={self.reduction!r}"
-        )
+        return (f"temperature={self.temperature}, alpha={self.alpha}, smoothing={self.smoothing}, "
+                f"reduction={self.reduction!r}")

@@ -15,6 +15,9 @@ import torch.nn.functional as F
 
 from ._validation import check_logits, check_logits_and_targets, check_positive_int, check_targets
 
+__all__ = ["accuracy", "expected_calibration_error", "logit_gap", "nll", "reliability_diagram", "ReliabilityDiagram"]
+
+
 def _at_least_float32(values: torch.Tensor) -> torch.Tensor:
     return values.to(torch.promote_types(values.dtype, torch.float32))
 

@@ -10,18 +10,26 @@ on one discriminative part and must use the context as well.
   Augmentation", AAAI): with probability ``p`` one rectangle of random area
   fraction and aspect ratio, filled with noise or a constant.
 
-The randomness is split as in ``torchvision.transforms.v2``: the samplers
-:func:`sample_cutout_boxes`, :func:`sample_erasing_boxes` and
-:func:`sample_fill` draw the per-sample parameters (boxes, coin flips, noise),
-and :func:`occlude` applies given parameters to a batch deterministically.
-:func:`cutout_batch` and :func:`random_erasing_batch` chain the two on a whole
+The randomness is split as in ``torchvision.transforms.v2``, with the same
+signatures as every augmentation of the package::
+
+    sample_cutout(n, height, width, length, *, n_holes=1, p=1.0, ..., generator=None, device=None)
+    sample_random_erasing(n, height, width, *, p=0.5, scale=..., ..., generator=None, device=None)
+    occlude(images, params)            # = apply_cutout = apply_random_erasing
+
+The samplers return :class:`OcclusionParams` (``CutoutParams``,
+``RandomErasingParams``): boxes in torchvision's XYXY layout, which images are
+occluded, the fill, and the noise of a random fill, drawn for the occluded
+pixels only. :func:`cutout` and :func:`random_erasing` chain the two on a whole
 ``(N, C, H, W)`` batch on its device, every image with its own box and coin;
-:class:`Cutout` and :class:`RandomErasing` are the per-sample v2 transforms.
+:class:`CutoutHook` and :class:`RandomErasingHook` are the loader hooks
+(:data:`OCCLUSIONS`), and :class:`Cutout` and :class:`RandomErasing` the
+per-image ``torchvision.transforms.v2`` transforms.
 
 The fill lives in the space of the tensor it is given. In the loader's
 ``"float"`` stage (after normalisation) a fill of 0 is the dataset mean::
 
-    ImageHook(cutout_batch, stage="float", length=8)
+    CutoutHook(8, stage="float")
 
 whereas filling a normalised tensor with the raw mean pixel (0.4914, ...), as
 the Random Erasing reference code does, puts ``mean + std * mean`` in raw
@@ -30,9 +38,9 @@ pixel units into the hole: not the mean at all.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,24 +50,28 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
-from ._validation import (
-    check_image_batch,
-    check_increasing_pair,
-    check_positive,
-    check_positive_int,
-    check_probability,
-)
+from ._validation import check_choice, check_image_batch, check_positive, check_positive_int, check_probability
+from .hooks import STAGES, Hook, Stage, check_one_shape, sample_coin, sample_uniform_int, sampling_device, v2_image_inputs
+from .per_image import transform_one
 
 __all__ = [
+    "FILL_MODES",
+    "OCCLUSIONS",
     "Cutout",
-    "OcclusionBoxes",
+    "CutoutHook",
+    "CutoutParams",
+    "Fill",
+    "OcclusionParams",
     "RandomErasing",
-    "cutout_batch",
+    "RandomErasingHook",
+    "RandomErasingParams",
+    "apply_cutout",
+    "apply_random_erasing",
+    "cutout",
     "occlude",
-    "random_erasing_batch",
-    "sample_cutout_boxes",
-    "sample_erasing_boxes",
-    "sample_fill",
+    "random_erasing",
+    "sample_cutout",
+    "sample_random_erasing",
 ]
 
 Fill = float | Sequence[float] | str
@@ -67,34 +79,41 @@ Fill = float | Sequence[float] | str
 
 FILL_MODES: tuple[str, ...] = ("random", "mean")
 UINT8_MAX = 255
+PAPER_SCALE = (0.02, 0.4)
+PAPER_RATIO = (0.3, 1 / 0.3)
 
 
 @dataclass(frozen=True)
-class OcclusionBoxes:
-    """Per-sample rectangles to occlude, as drawn by a sampler.
+class OcclusionParams:
+    """Per-sample rectangles to occlude and what to fill them with, as drawn by a sampler.
 
-    ``boxes`` is int64 ``(N, K, 4)`` holding ``(y0, x0, y1, x1)`` of K boxes per
-    image, half-open (rows ``y0 <= y < y1``, columns ``x0 <= x < x1``) and
-    always inside ``[0, height] x [0, width]``; ``applied`` is bool ``(N,)``:
-    whether image n is occluded at all (its coin flip came up and, for Random
-    Erasing, a box was found). Boxes of images not applied are left in for
-    plotting but have no effect.
+    ``boxes`` int64 ``(N, K, 4)``: ``(x1, y1, x2, y2)`` of K boxes per image,
+    half-open (columns ``x1 <= x < x2``, rows ``y1 <= y < y2``, torchvision's
+    XYXY) and always inside ``[0, width] x [0, height]``.
+    ``selected`` bool ``(N,)``: whether image n is occluded at all (its coin came
+    up and, for Random Erasing, a box was found). Boxes of images not selected
+    are left in for plotting but have no effect.
+    ``fill``: the fill spec (a number, per-channel numbers, ``"mean"`` or ``"random"``).
+    ``noise``: for ``fill="random"``, the fill values of the occluded pixels, flat,
+    box after box (image-major, then hole, channel, row, column); else ``None``.
     """
 
     boxes: torch.Tensor
-    applied: torch.Tensor
+    selected: torch.Tensor
     height: int
     width: int
+    fill: Fill = 0.0
+    noise: torch.Tensor | None = None
 
     @property
     def heights(self) -> torch.Tensor:
-        """Box heights ``y1 - y0``, int64 ``(N, K)``."""
-        return self.boxes[..., 2] - self.boxes[..., 0]
+        """Box heights ``y2 - y1``, int64 ``(N, K)``."""
+        return self.boxes[..., 3] - self.boxes[..., 1]
 
     @property
     def widths(self) -> torch.Tensor:
-        """Box widths ``x1 - x0``, int64 ``(N, K)``."""
-        return self.boxes[..., 3] - self.boxes[..., 1]
+        """Box widths ``x2 - x1``, int64 ``(N, K)``."""
+        return self.boxes[..., 2] - self.boxes[..., 0]
 
     @property
     def areas(self) -> torch.Tensor:
@@ -112,39 +131,45 @@ class OcclusionBoxes:
         return self.heights.float() / self.widths.float()
 
     def mask(self) -> torch.Tensor:
-        """Occluded pixels, bool ``(N, 1, H, W)``: the union of an image's boxes where applied.
+        """Occluded pixels, bool ``(N, 1, H, W)``: the union of an image's boxes where selected.
 
-        ``mask[n, 0, y, x] = any_k (applied[n] and y0 <= y < y1 and x0 <= x < x1)``,
+        ``mask[n, 0, y, x] = any_k (selected[n] and x1 <= x < x2 and y1 <= y < y2)``,
         built from one row test ``(N, K, H)`` and one column test ``(N, K, W)``.
         """
-        device = self.boxes.device
-        rows = torch.arange(self.height, device=device)
-        cols = torch.arange(self.width, device=device)
-        y0, x0, y1, x1 = self.boxes.unbind(-1)
-        in_rows = (rows >= y0[..., None]) & (rows < y1[..., None]) & self.applied[:, None, None]
-        in_cols = (cols >= x0[..., None]) & (cols < x1[..., None])
-        return (in_rows[..., :, None] & in_cols[..., None, :]).any(dim=1, keepdim=True)
+        return _box_mask(self.boxes, self.selected, self.height, self.width)
+
+
+class CutoutParams(OcclusionParams):
+    """:class:`OcclusionParams` drawn by :func:`sample_cutout` (``K = n_holes``)."""
+
+
+class RandomErasingParams(OcclusionParams):
+    """:class:`OcclusionParams` drawn by :func:`sample_random_erasing` (``K = 1``)."""
 
 
 # --------------------------------------------------------------------------- samplers
 
 
-def sample_cutout_boxes(
-    batch_size: int,
+def sample_cutout(
+    n: int,
     height: int,
     width: int,
     length: int,
+    *,
     n_holes: int = 1,
     p: float = 1.0,
     inside: bool = False,
+    fill: Fill = 0.0,
+    channels: int = 3,
+    dtype: torch.dtype = torch.float32,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
-) -> OcclusionBoxes:
-    """Draw Cutout holes for a batch: ``(N, n_holes, 4)`` boxes and a coin per image.
+) -> CutoutParams:
+    """Draw Cutout holes for a batch: ``(N, n_holes, 4)`` boxes, a coin per image, the noise.
 
-    Clipped (default, DeVries & Taylor 2017): the centre ``(cy, cx)`` is uniform
-    over all ``H x W`` pixels, edges included, and the hole is
-    ``[cy - length // 2, cy - length // 2 + length)`` (likewise in x) clipped to
+    Clipped (default, DeVries & Taylor 2017): the centre ``(cx, cy)`` is uniform
+    over all ``W x H`` pixels, edges included, and the hole is
+    ``[cx - length // 2, cx - length // 2 + length)`` (likewise in y) clipped to
     the image, so a hole near the border is smaller than ``length^2``. The hole
     is exactly ``length`` wide for odd and even lengths alike (for even lengths
     the centre pixel has ``length // 2`` rows above it and ``length // 2 - 1``
@@ -152,48 +177,63 @@ def sample_cutout_boxes(
     which silently drops one row and column when ``length`` is odd.
 
     ``inside=True`` (the variant of some fast CIFAR loaders): the top-left corner
-    is uniform in ``[0, H - length] x [0, W - length]``, so every hole is exactly
+    is uniform in ``[0, W - length] x [0, H - length]``, so every hole is exactly
     ``length x length`` and lies wholly inside. This is a different distribution:
     the border pixels are covered less often and the mean occluded area is larger.
 
-    Each image is occluded with probability ``p`` (all its holes or none).
-    Holes may overlap. Draws come from ``generator`` (on ``device``) or the global RNG.
+    Each image is occluded with probability ``p`` (all its holes or none; no draw
+    at ``p = 1``). Holes may overlap (a later hole's noise wins). ``channels`` and
+    ``dtype`` are those of the images, needed for ``fill="random"`` only.
     """
-    _check_image_size(batch_size, height, width)
+    _check_size(n, height, width, channels, dtype)
     check_positive_int("length", length)
     check_positive_int("n_holes", n_holes)
     check_probability("p", p)
     _check_flag("inside", inside)
+    _check_fill_spec("fill", fill, channels, dtype)
     if inside and length > min(height, width):
-        raise ValueError(
-            f"length must be <= min(height, width) = {min(height, width)} with inside=True, got {length}"
-        )
-    shape = (batch_size, n_holes)
+        raise ValueError(f"length must be <= min(height, width) = {min(height, width)} with inside=True, got {length}")
+    device = sampling_device(generator, device)
+    return _sample_cutout(n, height, width, length, n_holes, p, inside, fill, channels, dtype, generator, device)
+
+
+def _sample_cutout(
+    n: int, height: int, width: int, length: int, n_holes: int, p: float, inside: bool, fill: Fill,
+    channels: int, dtype: torch.dtype, generator: torch.Generator | None, device: torch.device,
+) -> CutoutParams:
+    shape = (n, n_holes)
     if inside:
-        y0 = torch.randint(0, height - length + 1, shape, generator=generator, device=device)
-        x0 = torch.randint(0, width - length + 1, shape, generator=generator, device=device)
-        y1, x1 = y0 + length, x0 + length
+        y1 = torch.randint(0, height - length + 1, shape, generator=generator, device=device)
+        x1 = torch.randint(0, width - length + 1, shape, generator=generator, device=device)
+        y2, x2 = y1 + length, x1 + length
     else:
         cy = torch.randint(0, height, shape, generator=generator, device=device)
         cx = torch.randint(0, width, shape, generator=generator, device=device)
-        y0, y1 = _clipped_span(cy, length, height)
-        x0, x1 = _clipped_span(cx, length, width)
-    applied = _coin_flips(batch_size, p, generator, device)
-    return OcclusionBoxes(torch.stack([y0, x0, y1, x1], dim=-1), applied, height, width)
+        y1, y2 = _clipped_span(cy, length, height)
+        x1, x2 = _clipped_span(cx, length, width)
+    boxes = torch.stack([x1, y1, x2, y2], dim=-1)
+    selected = sample_coin(n, p, generator=generator, device=device)
+    bound = min(length, height) * min(length, width)
+    noise = _sample_noise(boxes, selected, fill, channels, dtype, bound, generator)
+    return CutoutParams(boxes, selected, height, width, fill, noise)
 
 
-def sample_erasing_boxes(
-    batch_size: int,
+def sample_random_erasing(
+    n: int,
     height: int,
     width: int,
+    *,
     p: float = 0.5,
-    scale: tuple[float, float] = (0.02, 0.4),
-    ratio: tuple[float, float] = (0.3, 1 / 0.3),
+    scale: tuple[float, float] = PAPER_SCALE,
+    ratio: tuple[float, float] = PAPER_RATIO,
     log_ratio: bool = True,
     max_attempts: int = 10,
+    value: Fill = "random",
+    channels: int = 3,
+    dtype: torch.dtype = torch.float32,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
-) -> OcclusionBoxes:
+) -> RandomErasingParams:
     """Draw one Random Erasing rectangle per image (Zhong et al. 2020): ``(N, 1, 4)`` boxes.
 
     Per attempt: area fraction ``s ~ U(scale)``, aspect ratio ``r`` log-uniform
@@ -203,9 +243,11 @@ def sample_erasing_boxes(
     kept if ``h < H`` and ``w < W``; the first of ``max_attempts`` kept attempts
     is used (all attempts are drawn at once and the first valid one selected,
     the same distribution as torchvision's loop), and its top-left corner is
-    uniform over ``[0, H - h] x [0, W - w]``. With no valid attempt the image is
-    left unchanged (its box is ``(0, 0, 0, 0)``); ``applied`` is the coin
-    ``u < p`` and a box found.
+    uniform over ``[0, W - w] x [0, H - h]``. With no valid attempt the image is
+    left unchanged (its box is ``(0, 0, 0, 0)``); ``selected`` is the coin
+    ``u < p`` and a box found. With ``value="random"`` the noise is drawn for the
+    erased pixels only (on an accelerator, for an upper bound on them, so the
+    host never waits for the device).
 
     The uniform ratio is not symmetric in ``h`` and ``w``: with ``ratio=(0.3,
     1/0.3)`` about 77% of the boxes are taller than wide; ``log_ratio`` makes
@@ -213,13 +255,25 @@ def sample_erasing_boxes(
     and rejects boxes that overflow it, which favours small boxes; like the
     reference code and torchvision we draw the size first, then the position.)
     """
-    _check_image_size(batch_size, height, width)
+    _check_size(n, height, width, channels, dtype)
     check_probability("p", p)
-    s_low, s_high = check_increasing_pair("scale", scale, low=0.0, high=1.0)
+    s_low, s_high = _check_pair("scale", scale, low=0.0, high=1.0)
     r_low, r_high = _check_ratio(ratio)
     _check_flag("log_ratio", log_ratio)
     check_positive_int("max_attempts", max_attempts)
-    shape = (batch_size, max_attempts)
+    _check_fill_spec("value", value, channels, dtype)
+    device = sampling_device(generator, device)
+    return _sample_random_erasing(n, height, width, p, (s_low, s_high), (r_low, r_high), log_ratio,
+                                  max_attempts, value, channels, dtype, generator, device)
+
+
+def _sample_random_erasing(
+    n: int, height: int, width: int, p: float, scale: tuple[float, float], ratio: tuple[float, float],
+    log_ratio: bool, max_attempts: int, value: Fill, channels: int, dtype: torch.dtype,
+    generator: torch.Generator | None, device: torch.device,
+) -> RandomErasingParams:
+    (s_low, s_high), (r_low, r_high) = scale, ratio
+    shape = (n, max_attempts)
     fraction = _uniform(shape, s_low, s_high, generator, device)
     if log_ratio:
         aspect = torch.exp(_uniform(shape, math.log(r_low), math.log(r_high), generator, device))
@@ -233,127 +287,342 @@ def sample_erasing_boxes(
     found = valid.any(dim=1)
     h = torch.where(found, heights.gather(1, first).squeeze(1), 0)
     w = torch.where(found, widths.gather(1, first).squeeze(1), 0)
-    y0 = torch.where(found, _uniform_offset(height - h, generator, device), 0)
-    x0 = torch.where(found, _uniform_offset(width - w, generator, device), 0)
-    applied = _coin_flips(batch_size, p, generator, device) & found
-    boxes = torch.stack([y0, x0, y0 + h, x0 + w], dim=-1)[:, None]
-    return OcclusionBoxes(boxes, applied, height, width)
+    corner = sample_uniform_int(torch.stack([width - w, height - h], dim=1), generator=generator)
+    corner = torch.where(found.view(-1, 1), corner, 0)
+    x1, y1 = corner.unbind(1)
+    boxes = torch.stack([x1, y1, x1 + w, y1 + h], dim=-1)[:, None]
+    selected = sample_coin(n, p, generator=generator, device=device) & found
+    # h w <= A + (h + w) / 2 + 1/4 with A <= s_high H W, h < H, w < W: a bound for the noise.
+    bound = min((height - 1) * (width - 1), math.floor(s_high * height * width + 0.5 * (height + width)) + 1)
+    noise = _sample_noise(boxes, selected, value, channels, dtype, max(bound, 1), generator)
+    return RandomErasingParams(boxes, selected, height, width, value, noise)
 
 
-def sample_fill(
-    images: torch.Tensor, value: Fill = "random", generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """The fill for ``images`` (N, C, H, W), in their dtype, broadcastable to them.
+def _sample_noise(
+    boxes: torch.Tensor, selected: torch.Tensor, fill: Fill, channels: int, dtype: torch.dtype,
+    bound: int, generator: torch.Generator | None,
+) -> torch.Tensor | None:
+    """The random fill of the occluded pixels, flat, box after box; ``None`` for other fills.
 
-    - a number ``v``: every occluded pixel is ``v`` (in the tensor's own space:
-      after normalisation 0 is the dataset mean; on uint8 it must be an integer
-      in [0, 255]);
-    - a sequence ``(v_1, ..., v_C)``: channel c is ``v_c``;
-    - ``"random"``: independent per-pixel noise, ``N(0, 1)`` on float tensors
-      (torchvision's choice: unit-variance noise in normalised space) and
-      uniform integers in [0, 255] on uint8 (the paper's random values);
-    - ``"mean"``: each image's own per-channel mean ``mean_{y,x} images[n, c]``
-      (rounded on uint8). The dataset mean is the number 0 after normalisation.
-
-    Only ``"random"`` draws from ``generator``.
+    ``N(0, 1)`` on float images (torchvision's choice: unit-variance noise in
+    normalised space) and uniform integers in ``[0, 255]`` on uint8 (the paper's
+    random values). On the CPU exactly the selected boxes' pixels are drawn (the
+    count is read for free); elsewhere ``bound`` pixels per box, so nothing waits
+    for the device.
     """
-    return _make_fill("value", images, value, generator)
+    if not (isinstance(fill, str) and fill == "random"):
+        return None
+    device = boxes.device
+    if device.type == "cpu":
+        count = int(_box_sizes(boxes, selected, channels).sum())
+    else:
+        count = boxes.shape[0] * boxes.shape[1] * channels * bound
+    if dtype == torch.uint8:
+        return torch.randint(0, UINT8_MAX + 1, (count,), generator=generator, device=device, dtype=torch.uint8)
+    return torch.randn(count, generator=generator, device=device).to(dtype)
 
 
-def _make_fill(
-    name: str, images: torch.Tensor, value: Fill, generator: torch.Generator | None
-) -> torch.Tensor:
-    """:func:`sample_fill`, with errors naming the caller's argument (``fill`` or ``value``)."""
-    check_image_batch("images", images)
-    _check_image_dtype(images)
-    _check_fill_for_images(name, value, images)
-    if value == "random":
-        return _random_fill(images, generator)
-    if value == "mean":
-        means = images.float().mean(dim=(2, 3), keepdim=True)
-        return _round_if_integer(means, images.dtype)
-    channels = [float(v) for v in _fill_numbers(value)]
-    return torch.tensor(channels, device=images.device).reshape(1, -1, 1, 1).to(images.dtype)
+def _box_sizes(boxes: torch.Tensor, selected: torch.Tensor, channels: int) -> torch.Tensor:
+    """Noise values each box takes, ``C h w`` where selected else 0, int64 ``(N, K)``."""
+    areas = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    return areas * channels * selected.view(-1, 1)
 
 
 # --------------------------------------------------------------------------- applier
 
 
-def occlude(images: torch.Tensor, boxes: OcclusionBoxes, fill: torch.Tensor) -> torch.Tensor:
-    """Apply given boxes and fill: ``out = where(mask, fill, images)``, a new tensor.
+def occlude(images: torch.Tensor, params: OcclusionParams) -> torch.Tensor:
+    """Apply drawn boxes and fill: ``out = where(mask, fill, images)``, a new tensor.
 
-    ``mask`` is :meth:`OcclusionBoxes.mask`; ``fill`` is broadcastable to
-    ``images`` (e.g. from :func:`sample_fill`) and cast to their dtype, so bf16,
-    fp16 and uint8 batches stay in their dtype. The fill replaces the pixels,
-    unlike the Cutout reference code, which multiplies by a float32 mask (so 0 is
-    the only fill, and a bf16 or fp16 image comes back as float32). The input is
-    never modified in place (the Random Erasing reference code writes into it).
+    ``mask`` is :meth:`OcclusionParams.mask`; the fill is the params' number,
+    per-channel numbers, each image's own per-channel mean ``mean_{y,x} x[n, c]``
+    (``"mean"``, rounded on uint8; the dataset mean is the number 0 after
+    normalisation) or the drawn noise (``"random"``), cast to the images' dtype,
+    so bf16, fp16 and uint8 batches stay in their dtype. The fill replaces the
+    pixels, unlike the Cutout reference code, which multiplies by a float32 mask
+    (so 0 is the only fill, and a bf16 or fp16 image comes back as float32). The
+    input is never modified in place (the Random Erasing reference code writes
+    into it). Also exported as ``apply_cutout`` and ``apply_random_erasing``.
     """
     check_image_batch("images", images)
     _check_image_dtype(images)
-    n, _, h, w = images.shape
-    if boxes.boxes.shape[0] != n or (boxes.height, boxes.width) != (h, w):
+    if not isinstance(params, OcclusionParams):
+        raise TypeError(f"params must be OcclusionParams, got {type(params).__name__}")
+    n, channels, h, w = images.shape
+    if params.boxes.ndim != 3 or params.boxes.shape[0] != n or params.boxes.shape[2] != 4 or (
+        params.height, params.width) != (h, w):
         raise ValueError(
-            f"boxes were drawn for {boxes.boxes.shape[0]} images of {boxes.height}x{boxes.width}, "
+            f"params were drawn for {params.boxes.shape[0]} images of {params.height}x{params.width}, "
             f"got images of shape {tuple(images.shape)}"
         )
-    mask = boxes.mask().to(images.device)
-    return torch.where(mask, fill.to(device=images.device, dtype=images.dtype), images)
+    _check_fill_spec("params.fill", params.fill, channels, images.dtype)
+    if isinstance(params.fill, str) and params.fill == "random":
+        if not isinstance(params.noise, torch.Tensor) or params.noise.dtype != images.dtype:
+            raise ValueError(f"params.noise must be a tensor of the images' dtype {images.dtype} for a random fill")
+        needed = int(_box_sizes(params.boxes, params.selected, channels).sum())
+        if params.noise.numel() < needed:
+            raise ValueError(
+                f"params.noise holds {params.noise.numel()} values, the boxes need {needed}: were the params "
+                f"drawn for {channels}-channel images?"
+            )
+    return _occlude(images, params)
+
+
+apply_cutout = occlude
+apply_random_erasing = occlude
+
+
+_SLICE_MAX_BOXES = 4
+"""Up to this many boxes with parameters on the CPU (the per-image transforms), fill by slicing."""
+
+
+def _occlude(images: torch.Tensor, params: OcclusionParams) -> torch.Tensor:
+    """Unchecked :func:`occlude`; no host synchronisation (boxes on the CPU are read for free)."""
+    if params.boxes.device.type == "cpu" and params.boxes.shape[0] * params.boxes.shape[1] <= _SLICE_MAX_BOXES:
+        return _occlude_by_slicing(images, params)
+    device = images.device
+    boxes = params.boxes.to(device)
+    selected = params.selected.to(device)
+    fill = params.fill
+    if isinstance(fill, str) and fill == "random":
+        if boxes.shape[1] == 1 and device.type == "cpu":
+            # One box per image: the erased pixels in memory order are the flat noise's order.
+            mask = _box_mask(boxes, selected, params.height, params.width).expand_as(images)
+            return images.masked_scatter(mask, params.noise.to(device))
+        return _occlude_with_noise(images, boxes, selected, params.noise.to(device))
+    mask = _box_mask(boxes, selected, params.height, params.width)
+    if isinstance(fill, str):  # "mean"
+        value = _round_if_integer(images.float().mean(dim=(2, 3), keepdim=True), images.dtype)
+    else:
+        value = torch.tensor(_fill_numbers(fill), device=device).view(1, -1, 1, 1).to(images.dtype)
+    return torch.where(mask, value, images)
+
+
+def _occlude_by_slicing(images: torch.Tensor, params: OcclusionParams) -> torch.Tensor:
+    """A few boxes known on the host: copy the images, then assign each box's fill to its slice."""
+    out = images.clone()
+    _fill_slices(out, params)
+    return out
+
+
+def _fill_slices(out: torch.Tensor, params: OcclusionParams) -> None:
+    """Fill ``out`` ``(N, C, H, W)`` in place, box by box: the same result as the masked path
+    (noise in the same flat layout, later holes win)."""
+    channels = out.shape[1]
+    fill = params.fill
+    offset = 0
+    for i, (image_boxes, selected) in enumerate(zip(params.boxes.tolist(), params.selected.tolist())):
+        if not selected:
+            continue
+        if isinstance(fill, str) and fill == "mean":  # the image's own mean, before any hole
+            mean = _round_if_integer(out[i].float().mean(dim=(1, 2), keepdim=True), out.dtype)
+        for x1, y1, x2, y2 in image_boxes:
+            if x2 <= x1 or y2 <= y1:
+                continue
+            if isinstance(fill, str) and fill == "random":
+                size = channels * (y2 - y1) * (x2 - x1)
+                value = params.noise[offset : offset + size].view(channels, y2 - y1, x2 - x1).to(out.device)
+                offset += size
+            elif isinstance(fill, str):
+                value = mean
+            elif isinstance(fill, Sequence):
+                value = _fill_tensor(tuple(_fill_numbers(fill)), out.dtype, out.device).view(-1, 1, 1)
+            else:
+                value = fill
+            out[i, :, y1:y2, x1:x2] = value
+
+
+@functools.lru_cache(maxsize=64)
+def _fill_tensor(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.tensor(values, device=device).to(dtype)
+
+
+def _occlude_with_noise(
+    images: torch.Tensor, boxes: torch.Tensor, selected: torch.Tensor, noise: torch.Tensor
+) -> torch.Tensor:
+    """Fill box ``k`` of image ``n`` with its slice of the flat noise, pixel ``(c, y, x)`` at
+    ``offset[n, k] + (c h + y - y1) w + x - x1``; later holes win where holes overlap."""
+    n, channels, height, width = images.shape
+    device = images.device
+    sizes = _box_sizes(boxes, selected, channels)
+    offsets = (sizes.flatten().cumsum(0) - sizes.flatten()).view_as(sizes)
+    rows = torch.arange(height, device=device)
+    cols = torch.arange(width, device=device)
+    channel = torch.arange(channels, device=device).view(1, -1, 1, 1)
+    in_rows, in_cols = _box_tests(boxes, selected, height, width)
+    out = images
+    last = max(noise.numel() - 1, 0)
+    for k in range(boxes.shape[1]):
+        x1, y1, x2, y2 = (edge.view(-1, 1, 1, 1) for edge in boxes[:, k].unbind(-1))
+        box_w, box_h = x2 - x1, y2 - y1
+        local = ((channel * box_h + rows.view(1, 1, -1, 1) - y1) * box_w + cols.view(1, 1, 1, -1) - x1)
+        index = (offsets[:, k].view(-1, 1, 1, 1) + local).clamp_(0, last)
+        mask = (in_rows[:, k, :, None] & in_cols[:, k, None, :]).unsqueeze(1)
+        values = noise.take(index) if noise.numel() else images
+        out = torch.where(mask, values, out)
+    return out if out is not images else images.clone()
+
+
+def _box_mask(boxes: torch.Tensor, selected: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """bool ``(N, 1, H, W)``: the union of each selected image's boxes."""
+    in_rows, in_cols = _box_tests(boxes, selected, height, width)
+    return (in_rows[..., :, None] & in_cols[..., None, :]).any(dim=1, keepdim=True)
+
+
+def _box_tests(
+    boxes: torch.Tensor, selected: torch.Tensor, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N, K, H)`` rows inside each box (and the image selected), ``(N, K, W)`` columns inside."""
+    device = boxes.device
+    rows = torch.arange(height, device=device)
+    cols = torch.arange(width, device=device)
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    in_rows = (rows >= y1[..., None]) & (rows < y2[..., None]) & selected.to(device)[:, None, None]
+    in_cols = (cols >= x1[..., None]) & (cols < x2[..., None])
+    return in_rows, in_cols
 
 
 # --------------------------------------------------------------------------- batched ops
 
 
-def cutout_batch(
+def cutout(
     images: torch.Tensor,
     length: int,
+    *,
     n_holes: int = 1,
-    fill: Fill = 0.0,
     p: float = 1.0,
     inside: bool = False,
+    fill: Fill = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Cutout (DeVries & Taylor 2017) on a whole ``(N, C, H, W)`` batch, per-sample randomness.
 
-    ``out = occlude(images, sample_cutout_boxes(...), sample_fill(images, fill))``:
-    every image gets its own ``n_holes`` squares of side ``length`` (clipped at
-    the border, or wholly inside with ``inside=True``; see
-    :func:`sample_cutout_boxes`) and its own coin with probability ``p``.
-    Vectorised with masks, on the images' device and in their dtype. As a loader
-    hook after normalisation, ``ImageHook(cutout_batch, stage="float", length=8)``,
-    the default fill 0 is the dataset mean.
+    ``out = occlude(images, sample_cutout(N, H, W, length, ...))``: every image
+    gets its own ``n_holes`` squares of side ``length`` (clipped at the border, or
+    wholly inside with ``inside=True``; see :func:`sample_cutout`) and its own
+    coin with probability ``p``. Vectorised with masks, on the images' device and
+    in their dtype. After normalisation the default fill 0 is the dataset mean.
     """
     check_image_batch("images", images)
-    n, _, h, w = images.shape
-    boxes = sample_cutout_boxes(n, h, w, length, n_holes, p, inside, generator, images.device)
-    return occlude(images, boxes, _make_fill("fill", images, fill, generator))
+    _check_image_dtype(images)
+    n, c, h, w = images.shape
+    params = sample_cutout(n, h, w, length, n_holes=n_holes, p=p, inside=inside, fill=fill, channels=c,
+                           dtype=images.dtype, generator=generator, device=images.device)
+    return _occlude(images, params)
 
 
-def random_erasing_batch(
+def random_erasing(
     images: torch.Tensor,
+    *,
     p: float = 0.5,
-    scale: tuple[float, float] = (0.02, 0.4),
-    ratio: tuple[float, float] = (0.3, 1 / 0.3),
-    value: Fill = "random",
+    scale: tuple[float, float] = PAPER_SCALE,
+    ratio: tuple[float, float] = PAPER_RATIO,
     log_ratio: bool = True,
     max_attempts: int = 10,
+    value: Fill = "random",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Random Erasing (Zhong et al. 2020) on a whole ``(N, C, H, W)`` batch, per-sample randomness.
 
-    ``out = occlude(images, sample_erasing_boxes(...), sample_fill(images, value))``:
-    each image is erased with probability ``p`` by its own rectangle with area
-    fraction ``~ U(scale)`` and aspect ratio ``h/w`` log-uniform in ``ratio``
-    (uniform with ``log_ratio=False``), see :func:`sample_erasing_boxes`.
-    Unlike ``torchvision.transforms.v2.RandomErasing`` applied to a batch, which
-    draws one box and one coin for all images, every image has its own.
+    ``out = occlude(images, sample_random_erasing(N, H, W, ...))``: each image is
+    erased with probability ``p`` by its own rectangle with area fraction
+    ``~ U(scale)`` and aspect ratio ``h/w`` log-uniform in ``ratio`` (uniform with
+    ``log_ratio=False``), see :func:`sample_random_erasing`. Unlike
+    ``torchvision.transforms.v2.RandomErasing`` applied to a batch, which draws one
+    box and one coin for all images, every image has its own.
     """
     check_image_batch("images", images)
-    n, _, h, w = images.shape
-    boxes = sample_erasing_boxes(
-        n, h, w, p, scale, ratio, log_ratio, max_attempts, generator, images.device
-    )
-    return occlude(images, boxes, sample_fill(images, value, generator))
+    _check_image_dtype(images)
+    n, c, h, w = images.shape
+    params = sample_random_erasing(n, h, w, p=p, scale=scale, ratio=ratio, log_ratio=log_ratio,
+                                   max_attempts=max_attempts, value=value, channels=c, dtype=images.dtype,
+                                   generator=generator, device=images.device)
+    return _occlude(images, params)
+
+
+# --------------------------------------------------------------------------- loader hooks
+
+
+class _OcclusionHook(Hook):
+    """Shared hook plumbing: arguments checked once; per batch, the unchecked sampler and applier."""
+
+    def __init__(self, stage: Stage) -> None:
+        check_choice("stage", stage, STAGES)
+        self.stage: Stage = stage
+
+    def transform(self, images: torch.Tensor, targets: torch.Tensor, params: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return _occlude(images, params), targets
+
+
+class CutoutHook(_OcclusionHook):
+    """Cutout (DeVries & Taylor, 2017, "Improved Regularization of Convolutional Neural
+    Networks with Cutout") as a loader hook: :func:`cutout` on every batch.
+
+    At the default ``"float"`` stage (after normalisation) the fill 0 is the
+    dataset mean. A numeric fill must suit the stage's dtype (integers in
+    ``[0, 255]`` at ``"uint8"``).
+    """
+
+    def __init__(
+        self, length: int, *, n_holes: int = 1, p: float = 1.0, inside: bool = False, fill: Fill = 0.0,
+        stage: Stage = "float",
+    ) -> None:
+        super().__init__(stage)
+        check_positive_int("length", length)
+        check_positive_int("n_holes", n_holes)
+        check_probability("p", p)
+        _check_flag("inside", inside)
+        _check_fill_spec("fill", fill, None, torch.uint8 if stage == "uint8" else torch.float32)
+        self.length, self.n_holes, self.p, self.inside, self.fill = length, n_holes, p, inside, fill
+
+    def make_params(self, images: torch.Tensor, generator: torch.Generator | None) -> CutoutParams:
+        n, c, h, w = images.shape
+        if self.inside and self.length > min(h, w):
+            raise ValueError(f"length must be <= min(height, width) = {min(h, w)} with inside=True, got {self.length}")
+        return _sample_cutout(n, h, w, self.length, self.n_holes, self.p, self.inside, self.fill, c,
+                              images.dtype, generator, images.device)
+
+    def _options(self) -> dict[str, Any]:
+        return {"length": self.length, "n_holes": self.n_holes, "p": self.p, "inside": self.inside,
+                "fill": self.fill, "stage": self.stage}
+
+
+class RandomErasingHook(_OcclusionHook):
+    """Random Erasing (Zhong, Zheng, Kang, Li & Yang, 2020, "Random Erasing Data
+    Augmentation") as a loader hook: :func:`random_erasing` on every batch.
+
+    Defaults are the paper's (``p = 0.5``, ``scale = (0.02, 0.4)``, ``ratio =
+    (0.3, 1/0.3)``, random values), with torchvision's log-uniform ratio.
+    """
+
+    def __init__(
+        self, *, p: float = 0.5, scale: tuple[float, float] = PAPER_SCALE,
+        ratio: tuple[float, float] = PAPER_RATIO, log_ratio: bool = True, max_attempts: int = 10,
+        value: Fill = "random", stage: Stage = "float",
+    ) -> None:
+        super().__init__(stage)
+        check_probability("p", p)
+        self.scale = _check_pair("scale", scale, low=0.0, high=1.0)
+        self.ratio = _check_ratio(ratio)
+        _check_flag("log_ratio", log_ratio)
+        check_positive_int("max_attempts", max_attempts)
+        _check_fill_spec("value", value, None, torch.uint8 if stage == "uint8" else torch.float32)
+        self.p, self.log_ratio, self.max_attempts, self.value = p, log_ratio, max_attempts, value
+
+    def make_params(self, images: torch.Tensor, generator: torch.Generator | None) -> RandomErasingParams:
+        n, c, h, w = images.shape
+        return _sample_random_erasing(n, h, w, self.p, self.scale, self.ratio, self.log_ratio, self.max_attempts,
+                                      self.value, c, images.dtype, generator, images.device)
+
+    def _options(self) -> dict[str, Any]:
+        return {"p": self.p, "scale": self.scale, "ratio": self.ratio, "log_ratio": self.log_ratio,
+                "max_attempts": self.max_attempts, "value": self.value, "stage": self.stage}
+
+
+OCCLUSIONS: dict[str, type[_OcclusionHook]] = {"cutout": CutoutHook, "random_erasing": RandomErasingHook}
+"""The recipe's ``occlusion`` names -> hook classes. ``CutoutHook(length, n_holes=...)``
+and ``RandomErasingHook(p=...)`` take their own options; every other option has the
+paper's default."""
 
 
 # --------------------------------------------------------------------------- v2 transforms
@@ -366,41 +635,125 @@ def _is_image_tensor(inpt: Any) -> bool:
     return isinstance(inpt, torch.Tensor) and not isinstance(inpt, tv_tensors.TVTensor)
 
 
-class _OcclusionTransform(Transform, ABC):
+class _OcclusionTransform(Transform):
     """Shared v2 plumbing: draw boxes for every image of the input, then :func:`occlude`.
 
     An input of shape ``(..., C, H, W)`` is seen as ``M = prod(...)`` images,
-    each with its own box (torchvision's RandomErasing draws one for all).
-    Other inputs (labels, bounding boxes, masks) pass through; PIL images are
-    refused. Draws come from the global RNG, like every torchvision transform.
+    each with its own box (torchvision's RandomErasing draws one for all). All
+    image inputs of one call must have the same shape (one draw serves them
+    all); other inputs (labels, bounding boxes, masks) pass through; PIL images
+    are refused. Draws come from the global RNG, like every torchvision transform.
     """
 
     _transformed_types = (_is_image_tensor,)
 
-    @abstractmethod
-    def _fill_spec(self) -> tuple[str, Fill]:
-        """The fill argument's name and value, handed to :func:`sample_fill`."""
-
-    @abstractmethod
-    def _sample_boxes(self, count: int, height: int, width: int, device: torch.device) -> OcclusionBoxes:
-        """Boxes for ``count`` images of ``height x width`` on ``device``."""
+    def forward(self, *inputs: Any) -> Any:
+        """torchvision's ``Transform.forward``, with a short path for the usual single image tensor."""
+        if len(inputs) == 1 and _is_image_tensor(inputs[0]):
+            return transform_one(self, inputs[0])
+        return super().forward(*inputs)
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
-        if any(isinstance(inpt, PIL.Image.Image) for inpt in flat_inputs):
-            raise TypeError(f"{type(self).__name__} takes tensors (C, H, W); convert PIL images first")
+        shapes = set()
+        for inpt in v2_image_inputs(flat_inputs):
+            if isinstance(inpt, PIL.Image.Image):
+                raise TypeError(f"{type(self).__name__} takes tensors (..., C, H, W); convert PIL images first "
+                                "(e.g. v2.PILToTensor())")
+            if _is_image_tensor(inpt):
+                if inpt.ndim < 3:
+                    raise ValueError(f"image must have shape (..., C, H, W), got {tuple(inpt.shape)}")
+                _check_image_dtype(inpt)
+                shapes.add(tuple(inpt.shape))
+        check_one_shape(type(self).__name__, shapes)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        if not flat_inputs:
-            raise TypeError(f"{type(self).__name__} found no image tensor in its input")
-        images = _as_image_batch(flat_inputs[0])
-        n, _, h, w = images.shape
-        boxes = self._sample_boxes(n, h, w, images.device)
-        name, value = self._fill_spec()
-        return {"boxes": boxes, "fill": _make_fill(name, images, value, None)}
+        images = next(iter(v2_image_inputs(flat_inputs)), None)
+        if images is None:
+            return {"params": None}
+        shape = images.shape
+        count = math.prod(shape[:-3])
+        return {"params": self._sample(count, shape[-3], shape[-2], shape[-1], images.dtype, images.device)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        out = occlude(_as_image_batch(inpt), params["boxes"], params["fill"]).reshape(inpt.shape)
+        drawn = params["params"]
+        if drawn is None:
+            return inpt
+        plain = inpt.as_subclass(torch.Tensor)
+        if drawn.boxes.device.type == "cpu" and drawn.boxes.shape[0] * drawn.boxes.shape[1] <= _SLICE_MAX_BOXES:
+            out = plain.clone(memory_format=torch.contiguous_format)
+            _fill_slices(out.view(-1, *plain.shape[-3:]), drawn)
+        else:
+            out = _occlude(plain.reshape(-1, *plain.shape[-3:]), drawn).reshape(plain.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+    def _sample(self, count: int, channels: int, height: int, width: int, dtype: torch.dtype,
+                device: torch.device) -> OcclusionParams:
+        raise NotImplementedError
+
+
+_ONE_COIN = {True: torch.tensor([True]), False: torch.tensor([False])}
+"""``selected`` of a one-image draw, shared (params are never written to): one tensor less per call."""
+
+
+def _host_noise(fill: Fill, size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
+    if not (isinstance(fill, str) and fill == "random"):
+        return None
+    if dtype == torch.uint8:
+        return torch.randint(0, UINT8_MAX + 1, (size,), dtype=torch.uint8, device=device)
+    return torch.randn(size, device=device).to(dtype)
+
+
+def _host_cutout(height: int, width: int, length: int, n_holes: int, p: float, inside: bool, fill: Fill,
+                 channels: int, dtype: torch.dtype, device: torch.device) -> CutoutParams:
+    """:func:`sample_cutout` for one image, drawn on the host from torch's global RNG in one call.
+
+    The same law as the batched sampler (centre or corner uniform, coin ``u < p``),
+    without its per-call tensor overhead: what keeps the per-image transform fast.
+    """
+    u = torch.rand(2 * n_holes + 1).tolist()
+    boxes, area = [], 0
+    for k in range(n_holes):
+        if inside:
+            y1 = min(math.floor(u[2 * k] * (height - length + 1)), height - length)
+            x1 = min(math.floor(u[2 * k + 1] * (width - length + 1)), width - length)
+            y2, x2 = y1 + length, x1 + length
+        else:
+            cy, cx = min(math.floor(u[2 * k] * height), height - 1), min(math.floor(u[2 * k + 1] * width), width - 1)
+            y1, y2 = max(cy - length // 2, 0), min(cy - length // 2 + length, height)
+            x1, x2 = max(cx - length // 2, 0), min(cx - length // 2 + length, width)
+        boxes.append([x1, y1, x2, y2])
+        area += (x2 - x1) * (y2 - y1)
+    selected = p >= 1.0 or u[-1] < p
+    noise = _host_noise(fill, channels * area if selected else 0, dtype, device)
+    return CutoutParams(torch.tensor([boxes]), _ONE_COIN[selected], height, width, fill, noise)
+
+
+def _host_random_erasing(height: int, width: int, p: float, scale: tuple[float, float],
+                         ratio: tuple[float, float], log_ratio: bool, max_attempts: int, value: Fill,
+                         channels: int, dtype: torch.dtype, device: torch.device) -> RandomErasingParams:
+    """:func:`sample_random_erasing` for one image, drawn on the host from torch's global RNG in one
+    call: the same law (first valid attempt, uniform corner, coin ``u < p``)."""
+    u = torch.rand(2 * max_attempts + 3).tolist()
+    (s_low, s_high), (r_low, r_high) = scale, ratio
+    if log_ratio:
+        r_low, r_high = math.log(r_low), math.log(r_high)
+    h = w = 0
+    for a in range(max_attempts):
+        area = (s_low + (s_high - s_low) * u[2 * a]) * (height * width)
+        aspect = r_low + (r_high - r_low) * u[2 * a + 1]
+        aspect = math.exp(aspect) if log_ratio else aspect
+        h, w = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+        if h < height and w < width:
+            break
+    else:
+        h = w = 0
+    found = h > 0 or w > 0
+    x1 = min(math.floor(u[-3] * (width - w + 1)), width - w) if found else 0
+    y1 = min(math.floor(u[-2] * (height - h + 1)), height - h) if found else 0
+    selected = found and u[-1] < p
+    noise = _host_noise(value, channels * h * w if selected else 0, dtype, device)
+    return RandomErasingParams(torch.tensor([x1, y1, x1 + w, y1 + h]).view(1, 1, 4), _ONE_COIN[selected],
+                               height, width, value, noise)
 
 
 class Cutout(_OcclusionTransform):
@@ -409,9 +762,13 @@ class Cutout(_OcclusionTransform):
 
     With probability ``p`` occlude ``n_holes`` squares of side ``length``,
     centred at uniform pixels and clipped at the border (or wholly inside with
-    ``inside=True``), filled with ``fill`` (see :func:`sample_cutout_boxes` and
-    :func:`sample_fill`). Put it after ``Normalize`` so the default fill 0 is
-    the dataset mean, as in the paper's pipeline.
+    ``inside=True``), filled with ``fill`` (see :func:`sample_cutout`). Put it
+    after ``Normalize`` so the default fill 0 is the dataset mean, as in the
+    paper's pipeline.
+
+    Beside torchvision's transforms: tensors only (PIL refused); a numeric fill
+    on a uint8 image must be an integer in ``[0, 255]`` (refused, not truncated);
+    a batch ``(..., C, H, W)`` gets one hole draw per image; not scriptable.
     """
 
     def __init__(
@@ -420,22 +777,22 @@ class Cutout(_OcclusionTransform):
         super().__init__()
         check_positive_int("length", length)
         check_positive_int("n_holes", n_holes)
-        _check_fill_spec("fill", fill)
+        _check_fill_spec("fill", fill, None, None)
         check_probability("p", p)
         _check_flag("inside", inside)
-        self.length = length
-        self.n_holes = n_holes
-        self.fill = fill
-        self.p = p
-        self.inside = inside
+        self.length, self.n_holes, self.fill, self.p, self.inside = length, n_holes, fill, p, inside
 
-    def _fill_spec(self) -> tuple[str, Fill]:
-        return "fill", self.fill
-
-    def _sample_boxes(self, count: int, height: int, width: int, device: torch.device) -> OcclusionBoxes:
-        return sample_cutout_boxes(
-            count, height, width, self.length, self.n_holes, self.p, self.inside, device=device
-        )
+    def _sample(self, count: int, channels: int, height: int, width: int, dtype: torch.dtype,
+                device: torch.device) -> OcclusionParams:
+        _check_fill_spec("fill", self.fill, channels, dtype)
+        if self.inside and self.length > min(height, width):
+            raise ValueError(
+                f"length must be <= min(height, width) = {min(height, width)} with inside=True, got {self.length}")
+        if count == 1:
+            return _host_cutout(height, width, self.length, self.n_holes, self.p, self.inside, self.fill,
+                                channels, dtype, device)
+        return _sample_cutout(count, height, width, self.length, self.n_holes, self.p, self.inside, self.fill,
+                              channels, dtype, None, device)
 
 
 class RandomErasing(_OcclusionTransform):
@@ -445,40 +802,47 @@ class RandomErasing(_OcclusionTransform):
     With probability ``p`` erase one rectangle with area fraction ``~ U(scale)``
     and aspect ratio log-uniform in ``ratio`` (uniform with
     ``log_ratio=False``, as the paper), drawn in at most ``max_attempts`` tries,
-    filled with ``value`` (see :func:`sample_erasing_boxes` and
-    :func:`sample_fill`). Defaults are the paper's: ``scale=(0.02, 0.4)``,
-    ``ratio=(0.3, 1/0.3)``, random values.
+    filled with ``value`` (see :func:`sample_random_erasing`).
+
+    Differences from ``torchvision.transforms.v2.RandomErasing``, which a user
+    swapping classes should know:
+
+    - defaults are the paper's: ``scale=(0.02, 0.4)`` (torchvision: ``(0.02, 0.33)``)
+      and ``value="random"`` (torchvision: ``0``);
+    - a fractional fill on a uint8 image is refused with a ``ValueError``
+      (torchvision truncates it);
+    - tensors only (PIL refused), and a batch ``(..., C, H, W)`` gets one box per
+      image (torchvision: one box for all);
+    - ``"mean"`` fill, ``log_ratio`` and ``max_attempts`` options; no ``inplace``;
+    - not scriptable (``torch.jit.script`` is not supported).
     """
 
     def __init__(
         self,
         p: float = 0.5,
-        scale: tuple[float, float] = (0.02, 0.4),
-        ratio: tuple[float, float] = (0.3, 1 / 0.3),
+        scale: tuple[float, float] = PAPER_SCALE,
+        ratio: tuple[float, float] = PAPER_RATIO,
         value: Fill = "random",
         log_ratio: bool = True,
         max_attempts: int = 10,
     ) -> None:
         super().__init__()
         check_probability("p", p)
-        self.scale = check_increasing_pair("scale", scale, low=0.0, high=1.0)
+        self.scale = _check_pair("scale", scale, low=0.0, high=1.0)
         self.ratio = _check_ratio(ratio)
-        _check_fill_spec("value", value)
+        _check_fill_spec("value", value, None, None)
         _check_flag("log_ratio", log_ratio)
         check_positive_int("max_attempts", max_attempts)
-        self.p = p
-        self.value = value
-        self.log_ratio = log_ratio
-        self.max_attempts = max_attempts
+        self.p, self.value, self.log_ratio, self.max_attempts = p, value, log_ratio, max_attempts
 
-    def _fill_spec(self) -> tuple[str, Fill]:
-        return "value", self.value
-
-    def _sample_boxes(self, count: int, height: int, width: int, device: torch.device) -> OcclusionBoxes:
-        return sample_erasing_boxes(
-            count, height, width, self.p, self.scale, self.ratio, self.log_ratio,
-            self.max_attempts, device=device,
-        )
+    def _sample(self, count: int, channels: int, height: int, width: int, dtype: torch.dtype,
+                device: torch.device) -> OcclusionParams:
+        _check_fill_spec("value", self.value, channels, dtype)
+        if count == 1:
+            return _host_random_erasing(height, width, self.p, self.scale, self.ratio, self.log_ratio,
+                                        self.max_attempts, self.value, channels, dtype, device)
+        return _sample_random_erasing(count, height, width, self.p, self.scale, self.ratio, self.log_ratio,
+                                      self.max_attempts, self.value, channels, dtype, None, device)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -489,53 +853,23 @@ def _clipped_span(centre: torch.Tensor, length: int, size: int) -> tuple[torch.T
     return start.clamp(0, size), (start + length).clamp(0, size)
 
 
-def _coin_flips(
-    batch_size: int, p: float, generator: torch.Generator | None, device: torch.device | str | None
-) -> torch.Tensor:
-    return torch.rand(batch_size, generator=generator, device=device) < p
-
-
 def _uniform(
-    shape: tuple[int, ...],
-    low: float,
-    high: float,
-    generator: torch.Generator | None,
-    device: torch.device | str | None,
+    shape: tuple[int, ...], low: float, high: float, generator: torch.Generator | None, device: torch.device
 ) -> torch.Tensor:
     return low + (high - low) * torch.rand(shape, generator=generator, device=device)
-
-
-def _uniform_offset(
-    room: torch.Tensor, generator: torch.Generator | None, device: torch.device | str | None
-) -> torch.Tensor:
-    """Integers uniform in ``[0, room]`` for each entry of ``room >= 0``."""
-    u = torch.rand(room.shape, generator=generator, device=device)
-    return torch.minimum(torch.floor(u * (room + 1)).long(), room)
-
-
-def _random_fill(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    if images.dtype == torch.uint8:
-        return torch.randint(
-            0, UINT8_MAX + 1, images.shape, generator=generator, device=images.device, dtype=torch.uint8
-        )
-    noise = torch.randn(images.shape, generator=generator, device=images.device)
-    return noise.to(images.dtype)
 
 
 def _round_if_integer(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return values.round().to(dtype) if dtype == torch.uint8 else values.to(dtype)
 
 
-def _as_image_batch(inpt: torch.Tensor) -> torch.Tensor:
-    if inpt.ndim < 3:
-        raise ValueError(f"image must have shape (..., C, H, W), got {tuple(inpt.shape)}")
-    return inpt.reshape(-1, *inpt.shape[-3:]).as_subclass(torch.Tensor)
-
-
-def _check_image_size(batch_size: int, height: int, width: int) -> None:
-    check_positive_int("batch_size", batch_size)
+def _check_size(n: int, height: int, width: int, channels: int, dtype: Any) -> None:
+    check_positive_int("n", n)
     check_positive_int("height", height)
     check_positive_int("width", width)
+    check_positive_int("channels", channels)
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_floating_point or dtype == torch.uint8):
+        raise TypeError(f"dtype must be a floating-point torch.dtype or torch.uint8, got {dtype!r}")
 
 
 def _check_image_dtype(images: torch.Tensor) -> None:
@@ -548,10 +882,21 @@ def _check_flag(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
+def _check_pair(name: str, pair: Any, *, low: float, high: float) -> tuple[float, float]:
+    """A pair ``(a, b)`` of real numbers (``TypeError`` otherwise) with ``low <= a <= b <= high``."""
+    if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+        raise TypeError(f"{name} must be a sequence of two numbers (min, max), got {type(pair).__name__} {pair!r}")
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in pair):
+        raise TypeError(f"{name} must hold two real numbers, got {pair!r}")
+    a, b = float(pair[0]), float(pair[1])
+    if not (low <= a <= b <= high):
+        raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got {pair!r}")
+    return a, b
+
+
 def _check_ratio(ratio: Any) -> tuple[float, float]:
-    low, high = check_increasing_pair("ratio", ratio, low=0.0, high=math.inf)
+    low, high = _check_pair("ratio", ratio, low=0.0, high=math.inf)
     check_positive("ratio[0]", low)
-    check_positive("ratio[1]", high)
     if math.isinf(high):
         raise ValueError(f"ratio must be finite, got {ratio!r}")
     return low, high
@@ -561,37 +906,27 @@ FILL_HELP = "a number, a per-channel sequence of numbers, 'random' or 'mean'"
 
 
 def _fill_numbers(value: float | Sequence[float]) -> list[float]:
-    return list(value) if isinstance(value, Sequence) else [value]
+    return [float(v) for v in value] if isinstance(value, Sequence) else [float(value)]
 
 
-def _check_fill_spec(name: str, value: Any) -> None:
-    """A fill is a finite number, a non-empty sequence of them, ``"random"`` or ``"mean"``."""
+def _check_fill_spec(name: str, value: Any, channels: int | None, dtype: torch.dtype | None) -> None:
+    """A fill is a finite number, a non-empty sequence of them, ``"random"`` or ``"mean"``;
+    with ``channels`` one number per channel, with a uint8 ``dtype`` integers in [0, 255]."""
     if isinstance(value, str):
         if value not in FILL_MODES:
             raise ValueError(f"{name} must be {FILL_HELP}; got {value!r}")
         return
     if isinstance(value, Sequence) and len(value) == 0:
         raise ValueError(f"{name} as a sequence must hold one number per channel, got {value!r}")
-    for v in _fill_numbers(value):
+    raw = list(value) if isinstance(value, Sequence) else [value]
+    for v in raw:
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise TypeError(f"{name} must be {FILL_HELP}; got {value!r}")
         if not math.isfinite(v):
             raise ValueError(f"{name} must be finite, got {value!r}")
-
-
-def _check_fill_for_images(name: str, value: Any, images: torch.Tensor) -> None:
-    """The fill spec is valid, has one number per channel, and suits a uint8 batch."""
-    _check_fill_spec(name, value)
-    if isinstance(value, str):
-        return
-    channels = images.shape[1]
-    if isinstance(value, Sequence) and len(value) != channels:
-        raise ValueError(
-            f"{name} must hold {channels} numbers (one per channel), got {len(value)}: {value!r}"
-        )
-    if images.dtype == torch.uint8 and any(
-        v != int(v) or not 0 <= v <= UINT8_MAX for v in _fill_numbers(value)
-    ):
+    if channels is not None and isinstance(value, Sequence) and len(value) not in (1, channels):
+        raise ValueError(f"{name} must hold {channels} numbers (one per channel), got {len(value)}: {value!r}")
+    if dtype == torch.uint8 and any(v != int(v) or not 0 <= v <= UINT8_MAX for v in raw):
         raise ValueError(
             f"{name} must be integers in [0, {UINT8_MAX}] for uint8 images, got {value!r}; "
             "occlude after normalisation (the 'float' stage) for a float fill"

@@ -25,7 +25,7 @@ from torch import nn
 
 from ._validation import check_choice, check_in_range, check_positive
 
-__all__ = ["AMSBound", "AdaBound", "StepSizes", "bounds", "no_bias_decay"]
+__all__ = ["AMSBound", "AdaBound", "OPTIMIZERS", "OptimizerSettings", "StepSizes", "bounds", "no_bias_decay"]
 
 Step = TypeVar("Step", float, torch.Tensor)
 ParamsT = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
@@ -439,3 +439,45 @@ def no_bias_decay(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
         {"params": [p for p in params if id(p) in decayed_ids], "weight_decay": weight_decay},
         {"params": [p for p in params if id(p) not in decayed_ids], "weight_decay": 0.0},
     ]
+
+
+class OptimizerSettings(NamedTuple):
+    """The recipe's optimizer options, as every factory of :data:`OPTIMIZERS` receives them.
+
+    Weight decay travels in the parameter groups (so no-bias-decay works with any optimizer).
+    """
+
+    lr: float
+    momentum: float = 0.9
+    nesterov: bool = True
+    final_lr: float = 0.1
+    bound_gamma: float = 1e-3
+
+
+def _sgd(params: ParamsT, s: OptimizerSettings) -> torch.optim.Optimizer:
+    """SGD with momentum (heavy ball, or Nesterov's when ``s.nesterov``)."""
+    return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov and s.momentum > 0)
+
+
+def _adam(params: ParamsT, s: OptimizerSettings) -> torch.optim.Optimizer:
+    """Adam (Kingma and Ba, 2015); the groups' weight decay is an L2 term added to the gradient."""
+    return torch.optim.Adam(params, lr=s.lr)
+
+
+def _adamw(params: ParamsT, s: OptimizerSettings) -> torch.optim.Optimizer:
+    """AdamW (Loshchilov and Hutter, 2019): weight decay decoupled from the adaptive step, ``w -= lr wd w``."""
+    return torch.optim.AdamW(params, lr=s.lr)
+
+
+def _adabound(params: ParamsT, s: OptimizerSettings) -> torch.optim.Optimizer:
+    return AdaBound(params, lr=s.lr, final_lr=s.final_lr, gamma=s.bound_gamma)
+
+
+def _amsbound(params: ParamsT, s: OptimizerSettings) -> torch.optim.Optimizer:
+    return AdaBound(params, lr=s.lr, final_lr=s.final_lr, gamma=s.bound_gamma, amsbound=True)
+
+
+OPTIMIZERS: dict[str, Callable[[ParamsT, OptimizerSettings], torch.optim.Optimizer]] = {
+    "sgd": _sgd, "adam": _adam, "adamw": _adamw, "adabound": _adabound, "amsbound": _amsbound,
+}
+"""The recipe's optimizer names and their factories ``factory(param_groups, settings)``."""

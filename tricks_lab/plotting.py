@@ -11,11 +11,20 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from matplotlib import pyplot as plt
-from matplotlib.figure import Figure
 
-from .experiments import Comparison
+try:
+    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure
+except ImportError as error:  # pragma: no cover - exercised in a venv without the extra
+    raise ImportError(
+        "tricks_lab.plotting draws with matplotlib, which is not installed: "
+        'pip install "tricks_lab[plots]" (training needs neither matplotlib nor ipywidgets)'
+    ) from error
+
+from .results import Comparison
 from .loader import CIFAR10_MEAN, CIFAR10_STD
+
+__all__ = ["image_grid", "learning_curves", "seed_spread", "to_display"]
 
 
 def to_display(images: torch.Tensor | np.ndarray, normalized: bool = False) -> np.ndarray:

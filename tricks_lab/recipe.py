@@ -1,8 +1,9 @@
 """``Recipe``: one training run described as data, with a field for every trick.
 
 The default recipe is the book's baseline: the fast net, SGD with Nesterov
-momentum 0.9, batch 512, lr 0.4 (0.2 per 256 images: twice He et al.
-(2016)'s 0.1, which a short schedule on a BatchNorm net tolerates), weight decay 5e-4, step decay by 10x at 50% and 75% of
+momentum 0.9, batch 512, lr 0.4 (He et al. (2016)'s CIFAR learning rate,
+0.1 for batch 128, scaled linearly to batch 512: the book's one reference
+for "He's lr"), weight decay 5e-4, step decay by 10x at 50% and 75% of
 training, random crop + flip, no other trick. A chapter changes one field
 with ``dataclasses.replace(BASELINE, label_smoothing=0.1)`` and compares.
 """
@@ -22,14 +23,19 @@ from ._validation import (
     check_positive_int,
     check_probability,
 )
-from .models import MODEL_NAMES
+from . import autoaugment, mixing, occlusion, optim, schedules
+from .models import MODEL_NAMES, SHORTCUTS
 
-OPTIMIZERS = ("sgd", "adam", "adabound", "amsbound")
-SCHEDULES = ("step", "cosine", "linear", "constant")
-WARMUP_MODES = ("linear", "constant")
-MIXINGS = ("none", "mixup", "cutmix", "ricap")
-OCCLUSIONS = ("none", "cutout", "random_erasing")
-AUGMENTS = ("none", "autoaugment", "randaugment", "trivialaugment")
+__all__ = ["AUGMENTS", "BASELINE", "MIXINGS", "OCCLUSIONS", "OPTIMIZERS", "Recipe", "SCHEDULES", "WARMUP_MODES"]
+
+# The choices of each field come from the registries that build the components,
+# so a new trick is one registration there and (if it has options) one field here.
+OPTIMIZERS: tuple[str, ...] = tuple(optim.OPTIMIZERS)
+SCHEDULES: tuple[str, ...] = schedules.SHAPES
+WARMUP_MODES: tuple[str, ...] = schedules.WARMUP_MODES
+MIXINGS: tuple[str, ...] = ("none", *mixing.MIXINGS)
+OCCLUSIONS: tuple[str, ...] = ("none", *occlusion.OCCLUSIONS)
+AUGMENTS: tuple[str, ...] = ("none", *autoaugment.AUGMENTS)
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,21 @@ class Recipe:
     set, the lr is ``lr * batch_size / lr_reference_batch`` (the linear scaling
     rule of Goyal et al., 2017). ``epochs`` are scaled by the profile;
     ``warmup_epochs`` and ``milestones`` (fractions of training) follow.
+    ``shortcut`` picks a ResNet's downsampling shortcut (A, B or D; None:
+    the model's default); ``color_jitter`` is the strength of brightness,
+    contrast and saturation jitter and ``pca_lighting`` the std of AlexNet's
+    PCA lighting noise (0 turns either off; He et al. 2019 use 0.4 and 0.1).
+    ``width_multiplier`` scales the width the profile gives a scalable model
+    (the fast nets), e.g. for a larger distillation teacher.
+    ``mixing_concentration`` is the ``a`` of the ``Beta(a, a)`` that mixing
+    draws from: mixup's and CutMix's alpha, RICAP's beta.
     """
 
     # model
     model: str = "fastnet"
+    width_multiplier: float = 1.0
     zero_init_residual: bool = False
+    shortcut: str | None = None
     # optimisation
     epochs: int = 16
     batch_size: int = 512
@@ -71,19 +87,23 @@ class Recipe:
     distill_temperature: float = 4.0
     distill_alpha: float = 0.5
     # data augmentation beyond crop + flip
+    color_jitter: float = 0.0
+    pca_lighting: float = 0.0
     augment: str = "none"
     occlusion: str = "none"
     cutout_length: int = 16
     cutout_holes: int = 1
     erasing_p: float = 0.5
     mixing: str = "none"
-    mixing_alpha: float = 1.0
+    mixing_concentration: float = 1.0
     mixing_p: float = 1.0
     # evaluation
     tta: bool = False
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODEL_NAMES)
+        if self.shortcut is not None:
+            check_choice("shortcut", self.shortcut, SHORTCUTS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("warmup_mode", self.warmup_mode, WARMUP_MODES)
@@ -94,9 +114,12 @@ class Recipe:
         check_positive_int("batch_size", self.batch_size)
         if self.lr_reference_batch is not None:
             check_positive_int("lr_reference_batch", self.lr_reference_batch)
-        for name in ("lr", "final_lr", "bound_gamma", "distill_temperature", "mixing_alpha"):
+        for name in ("lr", "final_lr", "bound_gamma", "distill_temperature", "mixing_concentration",
+                     "width_multiplier"):
             check_positive(name, getattr(self, name))
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("pca_lighting", self.pca_lighting, allow_zero=True)
+        check_in_range("color_jitter", self.color_jitter, 0.0, 1.0)
         check_in_range("momentum", self.momentum, 0.0, 1.0, high_inclusive=False)
         check_in_range("label_smoothing", self.label_smoothing, 0.0, 1.0, high_inclusive=False)
         for name in ("step_gamma", "min_lr_factor", "warmup_start_factor", "distill_alpha",

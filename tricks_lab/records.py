@@ -24,7 +24,7 @@ import torch
 
 from . import __version__
 from .cache import atomic_write_json
-from .experiments import Comparison, Result
+from .results import Comparison, Result
 
 SCHEMA = 1
 RESULTS_ENV = "TRICKS_LAB_RESULTS"
@@ -146,3 +146,121 @@ def stored_results(name: str) -> Record | MissingRecord:
     if not path.is_file():
         return MissingRecord(path)
     return load_record(path)
+
+
+# -- experiment records: one file per registry experiment and profile ---------------------------
+
+EXPERIMENT_SCHEMA = 2
+
+
+@dataclass
+class PartRecord:
+    """One part of a stored experiment: its comparison, kind, budget and (for a sweep) the chosen arm."""
+
+    name: str
+    kind: str
+    budget: float
+    comparison: Comparison
+    chosen: str | None = None
+
+
+@dataclass
+class ExperimentRecord:
+    """A stored experiment (``<results>/<profile>/<experiment>.json``): its parts and provenance.
+
+    ``training_code`` maps ``part/arm`` to the version of that arm's training
+    path when its runs were made (:func:`tricks_lab.experiments.training_code_version`);
+    :attr:`stale_arms` lists the arms whose code has moved on since.
+    """
+
+    path: Path
+    experiment: str
+    profile: str
+    parts: dict[str, PartRecord]
+    training_code: dict[str, str]
+    provenance: dict[str, Any]
+
+    @property
+    def stale_arms(self) -> list[str]:
+        """``part/arm`` of every arm whose training path has changed since its runs were made."""
+        from .experiments import training_code_version, training_modules
+
+        stale = []
+        for part in self.parts.values():
+            for arm, runs in part.comparison.results.items():
+                key = f"{part.name}/{arm}"
+                if self.training_code.get(key) != training_code_version(training_modules(runs[0].recipe)):
+                    stale.append(key)
+        return stale
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.stale_arms)
+
+    def provenance_line(self) -> str:
+        p = self.provenance
+        return (f"{', '.join(p['devices'])}; {', '.join(p['precisions'])}; torch {p['torch']}; "
+                f"commit {p['git_commit'][:12]}; "
+                f"data: {', '.join(p['data_sources'])}; {p['created']}; "
+                f"{p['train_seconds_total'] / 3600:.2f} CPU/GPU hours of training")
+
+
+def save_experiment_record(
+    path: str | os.PathLike[str], experiment: str, profile: str, parts: list[PartRecord], *,
+    command: str | None = None, wall_seconds: float = 0.0,
+) -> Path:
+    """Write the stored parts of ``experiment`` under ``profile``, with provenance, atomically."""
+    from .experiments import training_code_version, training_modules
+
+    if not parts:
+        raise ValueError("an experiment record needs at least one complete part")
+    every = Comparison(profile, (), {f"{p.name}/{arm}": runs for p in parts
+                                     for arm, runs in p.comparison.results.items()}, paired=False)
+    record = {
+        "schema": EXPERIMENT_SCHEMA,
+        "experiment": experiment,
+        "profile": profile,
+        "training_code": {f"{p.name}/{arm}": training_code_version(training_modules(runs[0].recipe))
+                          for p in parts for arm, runs in p.comparison.results.items()},
+        "parts": {
+            p.name: {
+                "kind": p.kind, "budget": p.budget, "chosen": p.chosen, "paired": p.comparison.paired,
+                "seeds": list(p.comparison.seeds), "summary": p.comparison.table(),
+                "runs": {arm: [r.to_dict() for r in runs] for arm, runs in p.comparison.results.items()},
+            }
+            for p in parts
+        },
+        "provenance": provenance(every, command, wall_seconds),
+    }
+    return atomic_write_json(path, record)
+
+
+def load_experiment_record(path: str | os.PathLike[str]) -> ExperimentRecord:
+    """Read a record written by :func:`save_experiment_record`; a malformed file is a clear error."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") != EXPERIMENT_SCHEMA:
+            raise ValueError(f"schema {data.get('schema')!r}, expected {EXPERIMENT_SCHEMA}")
+        parts = {}
+        for name, part in data["parts"].items():
+            results = {arm: [Result.from_dict(r) for r in runs] for arm, runs in part["runs"].items()}
+            comparison = Comparison(data["profile"], tuple(part["seeds"]), results, paired=part["paired"])
+            parts[name] = PartRecord(name, part["kind"], part["budget"], comparison, part.get("chosen"))
+        return ExperimentRecord(path, data["experiment"], data["profile"], parts, data["training_code"],
+                                data["provenance"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"cannot read experiment record {path}: {err}") from err
+
+
+def experiment_record_path(experiment: str, profile: str) -> Path:
+    """``<results_dir>/<profile>/<experiment>.json``."""
+    return results_dir() / profile / f"{experiment}.json"
+
+
+def stored_experiment(experiment: str, profile: str = "lab") -> ExperimentRecord | MissingRecord:
+    """The stored record of ``experiment`` under ``profile``, or a :class:`MissingRecord`."""
+    path = experiment_record_path(experiment, profile)
+    if not path.is_file():
+        return MissingRecord(path)
+    return load_experiment_record(path)

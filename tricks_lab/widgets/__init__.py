@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from matplotlib.figure import Figure
+try:
+    import ipywidgets  # noqa: F401  (checked here so every explorer module fails the same clear way)
+    from matplotlib.figure import Figure
+except ImportError as error:  # pragma: no cover - exercised in a venv without the extra
+    raise ImportError(
+        f"tricks_lab.widgets needs matplotlib and ipywidgets ({error.name} is missing): "
+        'pip install "tricks_lab[plots]" (training needs neither)'
+    ) from error
+
+__all__ = ["explorer"]
 
 
 def explorer(draw: Callable[..., Figure], **controls: Any) -> Any:

@@ -11,9 +11,9 @@ on ``final_lr`` as the iteration count ``t`` grows:
 - :func:`band_figure` draws the band for several ``gamma``, :func:`band_explorer`
   puts ``final_lr`` and ``gamma`` on sliders;
 - :func:`trace_step_sizes` trains a recipe's run with
-  ``AdaBound(track_clipping=True)`` one epoch at a time and keeps, after each
-  epoch, the histogram of the unclipped step sizes; :func:`step_size_figure`
-  draws it against the band.
+  ``AdaBound(track_clipping=True)`` and keeps, after each epoch (a
+  :class:`~tricks_lab.strategy.Callback`), the histogram of the unclipped step
+  sizes; :func:`step_size_figure` draws it against the band.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from .._validation import check_in_range, check_positive, check_positive_int
 from ..profiles import PROFILES, Profile, resolve_profile
 from ..recipe import Recipe
+from ..strategy import Callback, TrainState
 from . import explorer
 
 __all__ = [
@@ -42,9 +43,6 @@ __all__ = [
     "step_size_figure",
     "trace_step_sizes",
 ]
-
-CIFAR10_TRAIN_IMAGES = 50_000
-
 
 def band_closing_step(gamma: float, tolerance: float = 0.1) -> float:
     """The iteration from which both AdaBound bounds lie within ``tolerance``
@@ -64,14 +62,20 @@ def band_closing_step(gamma: float, tolerance: float = 0.1) -> float:
 def run_steps(recipe: Recipe, profile: str | Profile = "auto") -> int:
     """Optimizer steps (iterations) of ``recipe``'s run under ``profile``: its
     scaled epochs times the full batches of the profile's CIFAR-10 training set
-    (the training loader drops the last, partial batch)."""
+    (what remains after the validation split is held out, or the profile's
+    class-balanced subset of it; the training loader drops the last, partial
+    batch). Counted without loading the data."""
     from ..build import scaled_batch_size, scaled_epochs
+    from ..data import CLASSES, SPLIT_SIZES
 
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
     # A named profile is looked up without resolving it, so a CPU machine can count a GPU run.
     profile = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else resolve_profile(profile)
-    images = CIFAR10_TRAIN_IMAGES if profile.train_per_class is None else 10 * profile.train_per_class
+    if profile.train_per_class is not None:
+        images = len(CLASSES) * profile.train_per_class
+    else:
+        images = SPLIT_SIZES["train"] - len(CLASSES) * (profile.holdout_per_class or 0)
     return scaled_epochs(recipe, profile) * (images // scaled_batch_size(recipe, profile))
 
 
@@ -172,18 +176,21 @@ def trace_step_sizes(
     progress: bool | None = None,
 ) -> StepSizeTrace:
     """Train ``recipe`` (``optimizer`` "adabound" or "amsbound") under ``profile``
-    with ``seed`` exactly as :func:`tricks_lab.experiments.run` builds it, but one
-    epoch per :func:`tricks_lab.train.fit` call and with the optimizer's
-    ``track_clipping`` on; after every epoch, histogram the unclipped step sizes
+    with ``seed`` as :func:`tricks_lab.experiments.run` builds it (the same
+    loaders, the same initial weights from the ``"init"`` stream, the same
+    optimizer and schedule: the same run), in one :func:`tricks_lab.train.fit`
+    call with the optimizer's ``track_clipping`` on; a callback histograms,
+    after every epoch, the unclipped step sizes
     ``lr sqrt(1 - beta2^t) / ((1 - beta1^t)(sqrt(v_t) + eps))`` of all
     parameter elements (:meth:`tricks_lab.optim.AdaBound.step_sizes`). Not
-    cached; no test-set evaluation. Under fp16 (GPUs without bf16) each call's
-    fresh ``GradScaler`` may skip a few steps at the start of an epoch.
+    cached; no test-set evaluation.
     """
-    from ..build import make_loss, make_model, make_optimizer, make_scheduler, scaled_epochs
+    from ..build import make_loss, make_lr_scheduler, make_model, make_optimizer, scaled_epochs
     from ..experiments import make_loaders
+    from ..loader import stream_seed
     from ..optim import AdaBound, bounds
-    from ..train import fit, resolve_precision
+    from ..precision import resolve_precision
+    from ..train import fit
 
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
@@ -198,40 +205,53 @@ def trace_step_sizes(
         raise ValueError(f"log10_range must be (low, high) with low < high, got {log10_range!r}")
     profile = resolve_profile(profile)
     train_loader, _ = make_loaders(recipe, profile, seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(stream_seed(seed, "init"))
     model = make_model(recipe, profile)
     optimizer = make_optimizer(recipe, profile, model)
-    if not isinstance(optimizer, AdaBound):  # make_optimizer maps both names to AdaBound
+    if not isinstance(optimizer, AdaBound):  # both names build an AdaBound (AMSBound subclasses it)
         raise TypeError(f"expected an AdaBound optimizer, got {type(optimizer).__name__}")
     optimizer.track_clipping = True
-    scheduler = make_scheduler(recipe, profile, optimizer, len(train_loader))
-    precision = resolve_precision("auto", train_loader.device)
+    scheduler = make_lr_scheduler(recipe, profile, optimizer, len(train_loader))
+    snapshots = _StepSizeSnapshots(optimizer, np.linspace(low, high, bins + 1))
+    history = fit(model, train_loader, epochs=scaled_epochs(recipe, profile), optimizer=optimizer,
+                  scheduler=scheduler, loss_fn=make_loss(recipe, model), callbacks=[snapshots],
+                  precision=resolve_precision("auto", train_loader.device), progress=progress,
+                  description=f"trace seed {seed}")
     group = optimizer.param_groups[0]
-    edges = np.linspace(low, high, bins + 1)
-    steps, counts, below, above, losses, step_lrs = [], [], [], [], [], []
-    for epoch in range(1, scaled_epochs(recipe, profile) + 1):
-        history = fit(model, train_loader, epochs=1, optimizer=optimizer, scheduler=scheduler,
-                      loss_fn=make_loss(recipe), precision=precision, progress=progress,
-                      description=f"trace seed {seed}, epoch {epoch}")
-        losses.extend(history.step_loss)
-        step_lrs.extend(history.step_lr)
-        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        sizes = torch.cat([optimizer.step_sizes(p).adam.detach().float().flatten().cpu() for p in params])
-        logs = sizes.clamp_min(1e-30).log10().clamp(low, high).numpy()
-        hist, _ = np.histogram(logs, bins=edges)
-        counts.append(hist / logs.size)
-        fraction_below, fraction_above = optimizer.clipping_fractions()
-        below.append(fraction_below)
-        above.append(fraction_above)
-        steps.append(len(losses))
-    iterations = torch.arange(1, len(step_lrs) + 1, dtype=torch.float64)
-    final_lrs = group["final_lr"] * torch.as_tensor(step_lrs, dtype=torch.float64) / group["base_lr"]
+    iterations = torch.arange(1, len(history.step_lr) + 1, dtype=torch.float64)
+    final_lrs = group["final_lr"] * torch.as_tensor(history.step_lr, dtype=torch.float64) / group["base_lr"]
     lower, upper = bounds(iterations, 1.0, group["gamma"])
     return StepSizeTrace(
-        recipe=recipe, profile=profile.name, seed=seed, steps=np.asarray(steps), edges=edges,
-        counts=np.asarray(counts), below=np.asarray(below), above=np.asarray(above),
-        lower=(lower * final_lrs).numpy(), upper=(upper * final_lrs).numpy(), train_loss=np.asarray(losses),
+        recipe=recipe, profile=profile.name, seed=seed, steps=np.asarray(snapshots.steps),
+        edges=snapshots.edges, counts=np.asarray(snapshots.counts), below=np.asarray(snapshots.below),
+        above=np.asarray(snapshots.above), lower=(lower * final_lrs).numpy(), upper=(upper * final_lrs).numpy(),
+        train_loss=np.asarray(history.step_loss),
     )
+
+
+class _StepSizeSnapshots(Callback):
+    """After each epoch: the histogram of the unclipped step sizes and the clipped fractions."""
+
+    def __init__(self, optimizer: Any, edges: np.ndarray) -> None:
+        self.optimizer = optimizer
+        self.edges = edges
+        self.steps: list[int] = []
+        self.counts: list[np.ndarray] = []
+        self.below: list[float] = []
+        self.above: list[float] = []
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        optimizer = self.optimizer
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        sizes = torch.cat([optimizer.step_sizes(p).adam.detach().float().flatten().cpu() for p in params])
+        low, high = float(self.edges[0]), float(self.edges[-1])
+        logs = sizes.clamp_min(1e-30).log10().clamp(low, high).numpy()
+        hist, _ = np.histogram(logs, bins=self.edges)
+        self.counts.append(hist / logs.size)
+        fraction_below, fraction_above = optimizer.clipping_fractions()
+        self.below.append(fraction_below)
+        self.above.append(fraction_above)
+        self.steps.append(state.step)
 
 
 def step_size_figure(trace: StepSizeTrace, title: str | None = None) -> Figure:

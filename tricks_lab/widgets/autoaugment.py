@@ -29,11 +29,7 @@ from matplotlib.figure import Figure
 
 from .._validation import check_choice, check_in_range, check_positive_int
 from ..autoaugment import (
-    ENHANCE_OPS,
-    MAGNITUDE_FREE_OPS,
-    NUM_MAGNITUDES,
     POLICIES,
-    SIGNED_OPS,
     TRANSLATE_CONVENTIONS,
     AutoAugmentParams,
     apply_autoaugment,
@@ -41,7 +37,7 @@ from ..autoaugment import (
     magnitude_values,
     sample_autoaugment,
 )
-from ..autoaugment_ops import OP_NAMES
+from ..autoaugment_ops import NUM_MAGNITUDES, OP_NAMES, OPERATIONS
 from ..plotting import image_grid, to_display
 from . import explorer
 
@@ -107,11 +103,12 @@ def describe_operation(op: str, magnitude_index: int, height: int = 32, width: i
     check_choice("op", op, OP_NAMES)
     _check_magnitude(magnitude_index)
     check_choice("translate", translate, TRANSLATE_CONVENTIONS)
-    if op in MAGNITUDE_FREE_OPS:
+    spec = OPERATIONS[op]
+    if spec.kind == "free":
         return f"{op} (no magnitude)"
     v = float(magnitude_values(op, height, width, translate)[magnitude_index])
-    sign = "±" if op in SIGNED_OPS else ""
-    if op in ENHANCE_OPS:
+    sign = "±" if spec.signed else ""
+    if spec.kind == "factor":
         amount = f"factor 1{sign}{v:.2f}"
     elif op.startswith("Shear"):
         amount = f"{sign}{v:.2f}"
@@ -210,12 +207,16 @@ def policy_gallery_figure(image: Any, policy: str = "cifar10", translate: str = 
     check_positive_int("ncols", ncols)
     batch = _as_batch(image)
     n = len(sub_policies)
+    height, width = batch.shape[-2:]
     params = AutoAugmentParams(
         sub_policy=torch.arange(n),
+        op_index=torch.tensor([[OP_NAMES.index(op) for op, _, _ in sp] for sp in sub_policies]),
         fired=torch.ones(n, 2, dtype=torch.bool),
         sign=torch.ones(n, 2, dtype=torch.int64),
+        strength=torch.tensor([[float(magnitude_values(op, height, width, translate)[m]) for op, _, m in sp]
+                               for sp in sub_policies], dtype=torch.float64),
     )
-    out = apply_autoaugment(batch.expand(n, -1, -1, -1).contiguous(), params, policy, translate=translate)
+    out = apply_autoaugment(batch.expand(n, -1, -1, -1).contiguous(), params)
     images = torch.cat([batch, out])
     titles = ["original"] + [f"#{s}\n{sub_policy_label(sp)}" for s, sp in enumerate(sub_policies)]
     fig = image_grid(images, titles, ncols=ncols, scale=1.75,
@@ -231,7 +232,7 @@ def _draw_title(sub_policy: Sequence[tuple[str, float, int]], fired: Sequence[bo
         if not did_fire:
             parts.append(f"{op} off")
         else:
-            parts.append(op + ("-" if s < 0 else "+" if op in SIGNED_OPS else ""))
+            parts.append(op + ("-" if s < 0 else "+" if OPERATIONS[op].signed else ""))
     return prefix + "\n".join(parts)
 
 
@@ -250,8 +251,9 @@ def batch_draws_figure(image: Any, n: int = 8, seed: int = 0, policy: str = "cif
     check_positive_int("n", n)
     check_positive_int("seed", seed, allow_zero=True)
     batch = _as_batch(image).expand(n, -1, -1, -1).contiguous()
-    params = sample_autoaugment(n, policy, generator=torch.Generator().manual_seed(seed))
-    ours = apply_autoaugment(batch, params, policy)
+    params = sample_autoaugment(n, batch.shape[-2], batch.shape[-1], policy,
+                                generator=torch.Generator().manual_seed(seed))
+    ours = apply_autoaugment(batch, params)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         theirs = v2.AutoAugment(v2.AutoAugmentPolicy(policy))(batch)
@@ -301,12 +303,12 @@ def sub_policy_figure(
     first = apply_operation(batch, op1, m1, translate=translate)
     second = apply_operation(batch, op2, m2, translate=translate)
     both = apply_operation(first, op2, m2, translate=translate)
-    params = sample_autoaugment(n, [tuple(chosen)], generator=torch.Generator().manual_seed(seed))
-    draws = apply_autoaugment(batch.expand(n, -1, -1, -1).contiguous(), params, [tuple(chosen)],
-                              translate=translate)
+    params = sample_autoaugment(n, height, width, [tuple(chosen)], translate=translate,
+                                generator=torch.Generator().manual_seed(seed))
+    draws = apply_autoaugment(batch.expand(n, -1, -1, -1).contiguous(), params)
     images = torch.cat([batch, first, second, both, draws])
     def forced(op: str) -> str:
-        return f"{op}{'+' if op in SIGNED_OPS else ''} forced"
+        return f"{op}{'+' if OPERATIONS[op].signed else ''} forced"
 
     titles = ["original", forced(op1), forced(op2), "both, in order"]
     titles += [_draw_title(chosen, params.fired[i].tolist(), params.sign[i].tolist()) for i in range(n)]

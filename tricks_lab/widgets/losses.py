@@ -20,15 +20,26 @@ from matplotlib.figure import Figure
 
 from .._validation import check_positive, check_positive_int
 from ..losses import (
-    DistillationLoss,
     LabelSmoothingCrossEntropy,
     _check_smoothing,
     distillation_kl,
+    distillation_loss,
     optimal_logit_gap,
     smooth_targets,
 )
 from ..metrics import ReliabilityDiagram
 from . import explorer
+
+__all__ = [
+    "logit_gap_figure",
+    "reliability_figure",
+    "smoothing_explorer",
+    "smoothing_figure",
+    "t_squared_figure",
+    "temperature_explorer",
+    "temperature_figure",
+    "temperature_sweep_figure",
+]
 
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
@@ -266,7 +277,7 @@ def t_squared_figure(
     For random student logits ``z`` and teacher logits ``r`` (64 samples,
     standard deviation 3, seeded), the norm of ``d/dz`` of
     ``KL(softmax(r/T) || softmax(z/T))`` falls as ``1/T^2`` at high ``T``;
-    multiplied by ``T^2`` (:class:`tricks_lab.losses.DistillationLoss` with
+    multiplied by ``T^2`` (:func:`tricks_lab.losses.distillation_loss` with
     ``alpha = 1``) it levels off, so the balance with the hard-label term
     does not depend on ``T`` (Hinton, Vinyals & Dean 2015).
     """
@@ -288,7 +299,7 @@ def t_squared_figure(
         return float(grad.norm())
 
     plain = [grad_norm(lambda z: distillation_kl(z, teacher, t)) for t in temperatures]
-    scaled = [grad_norm(lambda z: DistillationLoss(t, alpha=1.0)(z, teacher, labels)) for t in temperatures]
+    scaled = [grad_norm(lambda z: distillation_loss(z, teacher, labels, temperature=t, alpha=1.0)) for t in temperatures]
     hard = grad_norm(lambda z: F.cross_entropy(z, labels))
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.loglog(temperatures, scaled, "o-", ms=3, color="tab:orange", label="$T^2$ KL (what we train with)")

@@ -29,34 +29,32 @@ from scipy import stats as scipy_stats
 
 from .._validation import check_choice, check_in_range, check_positive, check_positive_int
 from ..experiments import Comparison
-from ..loader import CIFAR10_MEAN, CIFAR10_STD, normalize
+from ..hooks import sample_uniform_int
 from ..mixing import (
     CutMixParams,
     MixupParams,
     RicapParams,
-    cutmix_boxes,
-    sample_uniform_int,
     apply_cutmix,
     apply_mixup,
     apply_ricap,
     cutmix,
+    cutmix_boxes,
     mixup,
     ricap,
-    ricap_patch_positions,
-    ricap_patch_sizes,
-    sample_cutmix_params,
-    sample_ricap_params,
+    ricap_patch_boxes,
+    sample_cutmix,
+    sample_ricap,
     sample_symmetric_beta,
 )
 from ..plotting import to_display
 from . import explorer
+from .augmentation import normalised_batch
 
 __all__ = [
     "METHODS",
     "budget_figure",
     "budget_gap_sentence",
     "cutmix_lambda_figure",
-    "float_batch",
     "lambda_distribution_figure",
     "mixed_grid_figure",
     "mixup_explorer",
@@ -76,25 +74,6 @@ _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab
 def _generator(seed: int) -> torch.Generator:
     check_positive_int("seed", seed, allow_zero=True)
     return torch.Generator().manual_seed(seed)
-
-
-def float_batch(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 images ``(N, H, W, 3)``, ``(H, W, 3)`` or ``(N, 3, H, W)`` as the loader's float batch.
-
-    ``x = (u / 255 - mean) / std`` per channel with the CIFAR-10 constants
-    (:func:`tricks_lab.loader.normalize`): float32 ``(N, 3, H, W)`` on the CPU.
-    """
-    batch = torch.as_tensor(np.asarray(images))
-    if batch.ndim == 3:
-        batch = batch.unsqueeze(0)
-    if batch.ndim != 4 or batch.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 (N, H, W, 3) or (N, 3, H, W), got {batch.dtype} "
-                         f"{tuple(batch.shape)}")
-    if batch.shape[1] != 3 and batch.shape[-1] == 3:
-        batch = batch.permute(0, 3, 1, 2)
-    if batch.shape[1] != 3:
-        raise ValueError(f"images must have 3 channels, got shape {tuple(batch.shape)}")
-    return normalize(batch.contiguous(), CIFAR10_MEAN, CIFAR10_STD, torch.float32)
 
 
 def _check_labels(labels: Sequence[int] | np.ndarray | torch.Tensor, n: int, classes: Sequence[str]) -> torch.Tensor:
@@ -144,7 +123,7 @@ def lambda_distribution_figure(
     grid = np.linspace(0.002, 0.998, 499)
     bins = np.linspace(0, 1, 41)
     for colour, alpha in zip(_COLOURS * 3, alphas):
-        lam = sample_symmetric_beta(alpha, samples, generator).double().numpy()
+        lam = sample_symmetric_beta(alpha, samples, generator=generator).double().numpy()
         ax_pdf.hist(lam, bins=bins, density=True, histtype="step", color=colour, alpha=0.6)
         ax_pdf.plot(grid, _beta_pdf(grid, alpha), color=colour, lw=1.5, label=f"$\\alpha$ = {alpha:g}")
         share = np.sort(np.maximum(lam, 1 - lam))
@@ -182,18 +161,19 @@ def mixup_pair_figure(
     """
     check_positive("alpha", alpha)
     check_in_range("lam", lam, 0.0, 1.0)
-    batch = float_batch(np.stack([np.asarray(image_a), np.asarray(image_b)]))
+    batch = normalised_batch(np.stack([np.asarray(image_a), np.asarray(image_b)]))
     labels = _check_labels([label_a, label_b], 2, classes)
     num_classes = len(classes)
     _, _, height, width = batch.shape
     pair = torch.tensor([1, 0])
     lam_t = torch.tensor([lam], dtype=torch.float32)
-    mixed, mixup_targets = apply_mixup(batch, labels, MixupParams(pair, lam_t), num_classes)
-    boxes = cutmix_boxes(lam_t, height, width, _generator(seed))
+    both = torch.ones(2, dtype=torch.bool)
+    mixed, mixup_targets = apply_mixup(batch, labels, MixupParams(pair, lam_t, both), num_classes=num_classes)
+    boxes = cutmix_boxes(lam_t, height, width, generator=_generator(seed))
     x1, y1, x2, y2 = boxes[0].tolist()
     cut_lam = 1.0 - (x2 - x1) * (y2 - y1) / (height * width)
-    params = CutMixParams(pair, boxes, lam_t, torch.tensor([cut_lam], dtype=torch.float32))
-    pasted, cutmix_targets = apply_cutmix(batch, labels, params, num_classes)
+    params = CutMixParams(pair, boxes, lam_t, torch.tensor([cut_lam], dtype=torch.float32), both)
+    pasted, cutmix_targets = apply_cutmix(batch, labels, params, num_classes=num_classes)
 
     fig = plt.figure(figsize=(11, 6.2), layout="constrained")
     grid = fig.add_gridspec(2, 4, height_ratios=[1, 1])
@@ -237,7 +217,7 @@ def mixup_pair_figure(
 def cutmix_lambda_figure(alpha: float = 1.0, size: int = 32, samples: int = 20000, seed: int = 0) -> Figure:
     """CutMix's drawn ``lambda`` against the ``lambda`` of the box actually pasted (Yun et al., 2019).
 
-    :func:`tricks_lab.mixing.sample_cutmix_params` draws ``lambda ~ Beta(alpha, alpha)``, a box
+    :func:`tricks_lab.mixing.sample_cutmix` draws ``lambda ~ Beta(alpha, alpha)``, a box
     of sides ``floor(side sqrt(1 - lambda))`` centred uniformly, clips it to the image and
     recomputes ``lambda = 1 - |box| / (H W)``. Left: recomputed against drawn ``lambda`` for
     ``samples`` boxes on ``size x size`` images; right: both distributions. Clipping only
@@ -246,7 +226,7 @@ def cutmix_lambda_figure(alpha: float = 1.0, size: int = 32, samples: int = 2000
     check_positive("alpha", alpha)
     check_positive_int("size", size)
     check_positive_int("samples", samples)
-    params = sample_cutmix_params(samples, size, size, alpha, "elem", _generator(seed))
+    params = sample_cutmix(samples, size, size, alpha, mode="elem", generator=_generator(seed))
     drawn = params.sampled_lam.double().numpy()
     actual = params.lam.double().numpy()
     fig, (ax_s, ax_h) = plt.subplots(1, 2, figsize=(11, 3.9), layout="constrained")
@@ -286,7 +266,7 @@ def mixup_explorer(
 def ricap_boundary_law(beta: float, size: int) -> np.ndarray:
     """``P(w = k)``, ``k = 0..size``, for RICAP's boundary ``w = round(size B)``, ``B ~ Beta(beta, beta)``
     (Takahashi et al., 2018, sec. 3.1): ``F((k + 1/2) / size) - F((k - 1/2) / size)`` with
-    ``F`` the Beta CDF clipped to ``[0, 1]``. :func:`tricks_lab.mixing.sample_ricap_params`
+    ``F`` the Beta CDF clipped to ``[0, 1]``. :func:`tricks_lab.mixing.sample_ricap`
     follows this law (``tests/test_mixing.py::test_ricap_boundary_is_round_w_times_beta``).
     """
     check_positive("beta", beta)
@@ -302,12 +282,14 @@ def _ricap_params_at(boundary: tuple[int, int], height: int, width: int, generat
     check_in_range("boundary w", w, 0, width)
     check_in_range("boundary h", h, 0, height)
     boundary_t = torch.tensor([int(w), int(h)])
-    sizes = ricap_patch_sizes(boundary_t, height, width)
+    patch_boxes = ricap_patch_boxes(boundary_t, height, width)
+    sizes = patch_boxes[:, 2:] - patch_boxes[:, :2]
     extent = torch.tensor([width, height])
-    origins = sample_uniform_int(extent - sizes, (4, 2), generator)
+    corners = sample_uniform_int(extent - sizes, generator=generator)
     permutations = torch.stack([torch.roll(torch.arange(4), -k) for k in range(4)])
     weights = (sizes.prod(dim=1).double() / (width * height)).to(torch.float32)
-    return RicapParams(boundary_t, sizes, origins, permutations, weights)
+    return RicapParams(boundary_t, patch_boxes, torch.cat([corners, corners + sizes], 1), permutations, weights,
+                       torch.ones(4, dtype=torch.bool))
 
 
 def ricap_figure(
@@ -329,18 +311,17 @@ def ricap_figure(
     also places the crops.
     """
     check_positive("beta", beta)
-    batch = float_batch(images)
+    batch = normalised_batch(images)
     if batch.shape[0] != 4:
         raise ValueError(f"images must hold exactly 4 images, got {batch.shape[0]}")
     labels_t = _check_labels(labels, 4, classes)
     _, _, height, width = batch.shape
     generator = _generator(seed)
     if boundary is None:
-        boundary = tuple(sample_ricap_params(4, height, width, beta, generator).boundary.tolist())
+        boundary = tuple(sample_ricap(4, height, width, beta, generator=generator).boundary.tolist())
     params = _ricap_params_at(boundary, height, width, generator)
-    patched, targets = apply_ricap(batch, labels_t, params, len(classes))
+    patched, targets = apply_ricap(batch, labels_t, params, num_classes=len(classes))
     w, h = params.boundary.tolist()
-    positions = ricap_patch_positions(params.boundary).tolist()
 
     fig = plt.figure(figsize=(12, 6.6), layout="constrained")
     grid = fig.add_gridspec(2, 4, height_ratios=[1, 1.15])
@@ -348,7 +329,8 @@ def ricap_figure(
     for k in range(4):
         ax = fig.add_subplot(grid[0, k])
         ax.imshow(sources[k], interpolation="nearest")
-        (cx, cy), (wk, hk) = params.crop_origins[k].tolist(), params.sizes[k].tolist()
+        cx, cy, cx2, cy2 = params.crop_boxes[k].tolist()
+        wk, hk = cx2 - cx, cy2 - cy
         if wk > 0 and hk > 0:
             ax.add_patch(Rectangle((cx - 0.5, cy - 0.5), wk, hk, fill=False, edgecolor=PATCH_COLOURS[k], lw=2))
         ax.set_title(f"patch {k}: {wk} x {hk} px of {classes[int(labels_t[k])]}", fontsize=9,
@@ -357,7 +339,8 @@ def ricap_figure(
 
     ax_out = fig.add_subplot(grid[1, 0])
     ax_out.imshow(to_display(patched[:1], normalized=True)[0], interpolation="nearest")
-    for k, ((px, py), (wk, hk)) in enumerate(zip(positions, params.sizes.tolist())):
+    for k, (px, py, px2, py2) in enumerate(params.patch_boxes.tolist()):
+        wk, hk = px2 - px, py2 - py
         if wk > 0 and hk > 0:
             ax_out.add_patch(Rectangle((px - 0.5, py - 0.5), wk, hk, fill=False, edgecolor=PATCH_COLOURS[k], lw=2))
             ax_out.text(px + wk / 2 - 0.5, py + hk / 2 - 0.5, f"{params.weights[k]:.2f}", ha="center",
@@ -409,7 +392,7 @@ def ricap_beta_figure(
     ks = np.arange(size + 1)
     for colour, beta in zip(_COLOURS * 3, betas):
         ax_law.plot(ks, ricap_boundary_law(beta, size), "o-", ms=3, color=colour, label=f"$\\beta$ = {beta:g}")
-        w, h = torch.round(sample_symmetric_beta(beta, 2 * samples, generator).double() * size).long().view(2, -1)
+        w, h = torch.round(sample_symmetric_beta(beta, 2 * samples, generator=generator).double() * size).long().view(2, -1)
         areas = torch.stack([w * h, (size - w) * h, w * (size - h), (size - w) * (size - h)]).double() / size**2
         largest = np.sort(areas.max(0).values.numpy())
         empty = float((areas == 0).any(0).double().mean())
@@ -431,7 +414,7 @@ def ricap_explorer(images: np.ndarray | torch.Tensor, labels: Sequence[int] | np
     """Sliders for ``beta`` (log scale), the boundary ``(w, h)`` and the crops' seed over :func:`ricap_figure`."""
     import ipywidgets as widgets
 
-    _, _, height, width = float_batch(images).shape
+    _, _, height, width = normalised_batch(images).shape
     return explorer(
         lambda beta, w, h, seed: ricap_figure(images, labels, classes, beta, (w, h), seed),
         beta=widgets.FloatLogSlider(0.3, base=10, min=-1.5, max=1.0, step=0.05, description="beta"),
@@ -466,7 +449,7 @@ def mixed_grid_figure(
         raise ValueError("values must name at least one parameter value")
     for value in values:
         check_positive("alpha" if method != "ricap" else "beta", value)
-    batch = float_batch(images)
+    batch = normalised_batch(images)
     n = batch.shape[0]
     labels_t = _check_labels(labels, n, classes)
     k = len(classes)
@@ -475,11 +458,11 @@ def mixed_grid_figure(
     for value in values:
         generator = _generator(seed)
         if method == "mixup":
-            mixed, targets = mixup(batch, labels_t, value, k, "batch", generator)
+            mixed, targets = mixup(batch, labels_t, value, num_classes=k, generator=generator)
         elif method == "cutmix":
-            mixed, targets = cutmix(batch, labels_t, value, k, generator, "batch")
+            mixed, targets = cutmix(batch, labels_t, value, num_classes=k, generator=generator)
         else:
-            mixed, targets = ricap(batch, labels_t, value, k, generator)
+            mixed, targets = ricap(batch, labels_t, value, num_classes=k, generator=generator)
         top = 3 if method == "ricap" else 2
         rows.append((mixed, [_describe_target(t, classes, top) for t in targets], f"{symbol} = {value:g}"))
     fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n + 0.6, 1.6 * len(rows) + 0.4), squeeze=False,

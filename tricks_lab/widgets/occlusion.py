@@ -1,8 +1,8 @@
 """Figures and explorers of the occlusion chapters: Cutout (06) and Random Erasing (07).
 
 Every figure draws its boxes with the package's own samplers
-(:func:`tricks_lab.occlusion.sample_cutout_boxes`,
-:func:`tricks_lab.occlusion.sample_erasing_boxes`) and applies them with
+(:func:`tricks_lab.occlusion.sample_cutout`,
+:func:`tricks_lab.occlusion.sample_random_erasing`) and applies them with
 :func:`tricks_lab.occlusion.occlude`, on images normalised as the loader does,
 so what is shown is what the training loader's ``"float"`` hook does: a fill
 of 0 is the dataset mean, and the images are shown un-normalised.
@@ -29,17 +29,17 @@ from matplotlib.ticker import NullFormatter
 
 from .._validation import check_increasing_pair, check_positive_int
 from ..experiments import Comparison
-from ..loader import CIFAR10_MEAN, CIFAR10_STD, normalize
+from ..loader import CIFAR10_MEAN, CIFAR10_STD
 from ..occlusion import (
     Fill,
-    OcclusionBoxes,
+    OcclusionParams,
     occlude,
-    sample_cutout_boxes,
-    sample_erasing_boxes,
-    sample_fill,
+    sample_cutout,
+    sample_random_erasing,
 )
 from ..plotting import image_grid
 from . import explorer
+from .augmentation import normalised_batch
 
 __all__ = [
     "FILLS",
@@ -52,7 +52,6 @@ __all__ = [
     "erasing_statistics_figure",
     "fill_figure",
     "length_sweep_figure",
-    "normalised_batch",
     "occluded_fraction_figure",
 ]
 
@@ -72,24 +71,6 @@ what a fill of 0 before normalisation becomes, ``-mean / std``.
 
 HOLE_COLOUR = "red"
 NOMINAL_COLOUR = "gold"
-
-
-def normalised_batch(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 images ``(N, H, W, 3)`` or ``(N, 3, H, W)`` as the loader's float batch.
-
-    ``x = (u / 255 - mean) / std`` per channel with the CIFAR-10 constants
-    (:func:`tricks_lab.loader.normalize`), float32 ``(N, 3, H, W)`` on the CPU.
-    """
-    batch = torch.as_tensor(np.asarray(images))
-    if batch.ndim == 3:
-        batch = batch.unsqueeze(0)
-    if batch.ndim != 4 or batch.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 (N, H, W, 3) or (N, 3, H, W), got {batch.dtype} {tuple(batch.shape)}")
-    if batch.shape[1] != 3 and batch.shape[-1] == 3:
-        batch = batch.permute(0, 3, 1, 2)
-    if batch.shape[1] != 3:
-        raise ValueError(f"images must have 3 channels, got shape {tuple(batch.shape)}")
-    return normalize(batch.contiguous(), CIFAR10_MEAN, CIFAR10_STD, torch.float32)
 
 
 # --------------------------------------------------------------------------- Cutout
@@ -117,8 +98,8 @@ def cutout_figure(
     batch = normalised_batch(images)
     n, _, height, width = batch.shape
     generator = torch.Generator().manual_seed(seed)
-    boxes = sample_cutout_boxes(n, height, width, length, n_holes, inside=inside, generator=generator)
-    out = occlude(batch, boxes, sample_fill(batch, 0.0))
+    boxes = sample_cutout(n, height, width, length, n_holes=n_holes, inside=inside, generator=generator)
+    out = occlude(batch, boxes)
     areas = boxes.mask().flatten(1).sum(1).tolist()
     titles = [f"{area} px ({100 * area / (height * width):.0f}%)" for area in areas]
     where = "inside the image" if inside else "centre anywhere, clipped at the border"
@@ -126,7 +107,7 @@ def cutout_figure(
     fig = image_grid(out, titles, ncols=min(n, 4), normalized=True, scale=2.2,
                      title=f"Cutout: {holes} of {length} x {length} pixels, {where}")
     for ax, image_boxes in zip(fig.axes, boxes.boxes.tolist()):
-        for y0, x0, y1, x1 in image_boxes:
+        for x0, y0, x1, y1 in image_boxes:
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
                                    edgecolor=HOLE_COLOUR, lw=1.2))
             if y1 - y0 < length or x1 - x0 < length:
@@ -163,7 +144,7 @@ def cutout_coverage_figure(
     maps, areas = {}, {}
     for name, inside in variants.items():
         generator = torch.Generator().manual_seed(seed)
-        boxes = sample_cutout_boxes(samples, size, size, length, inside=inside, generator=generator)
+        boxes = sample_cutout(samples, size, size, length, inside=inside, generator=generator)
         maps[name] = boxes.mask()[:, 0].float().mean(0).numpy()
         areas[name] = boxes.areas[:, 0].numpy()
     vmax = max(float(m.max()) for m in maps.values())
@@ -248,17 +229,18 @@ def erasing_figure(
     batch = normalised_batch(images)
     n, _, height, width = batch.shape
     generator = torch.Generator().manual_seed(seed)
-    boxes = sample_erasing_boxes(n, height, width, p, scale, ratio, log_ratio, generator=generator)
-    out = occlude(batch, boxes, sample_fill(batch, value, generator))
+    boxes = sample_random_erasing(n, height, width, p=p, scale=scale, ratio=ratio, log_ratio=log_ratio,
+                                  value=value, channels=batch.shape[1], generator=generator)
+    out = occlude(batch, boxes)
     titles = [f"{h} x {w} px" if applied else "not erased"
               for h, w, applied in zip(boxes.heights[:, 0].tolist(), boxes.widths[:, 0].tolist(),
-                                       boxes.applied.tolist())]
+                                       boxes.selected.tolist())]
     value_text = value if isinstance(value, str) else np.round(np.asarray(value, dtype=float), 2).tolist()
     fig = image_grid(out, titles, ncols=min(n, 4), normalized=True, scale=2.2,
                      title=f"Random Erasing: p={p:g}, scale=({scale[0]:g}, {scale[1]:g}), "
                            f"ratio=({ratio[0]:.2g}, {ratio[1]:.2g}) {'log-uniform' if log_ratio else 'uniform'}, "
                            f"value={value_text}")
-    for ax, (y0, x0, y1, x1), applied in zip(fig.axes, boxes.boxes[:, 0].tolist(), boxes.applied.tolist()):
+    for ax, (x0, y0, x1, y1), applied in zip(fig.axes, boxes.boxes[:, 0].tolist(), boxes.selected.tolist()):
         if applied:
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
                                    edgecolor=HOLE_COLOUR, lw=1.0))
@@ -286,17 +268,17 @@ def erasing_statistics_figure(
     check_positive_int("size", size)
     check_positive_int("samples", samples)
     check_positive_int("seed", seed, allow_zero=True)
-    draws: dict[str, OcclusionBoxes] = {}
+    draws: dict[str, OcclusionParams] = {}
     for name, log_ratio in (("log-uniform r (torchvision, ours)", True), ("uniform r (paper's code)", False)):
         generator = torch.Generator().manual_seed(seed)
-        draws[name] = sample_erasing_boxes(samples, size, size, 1.0, scale, ratio, log_ratio,
-                                           generator=generator)
+        draws[name] = sample_random_erasing(samples, size, size, p=1.0, scale=scale, ratio=ratio,
+                                            log_ratio=log_ratio, value=0.0, generator=generator)
     fig, (ax_area, ax_ratio, ax_map) = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained",
                                                     gridspec_kw={"width_ratios": [1.1, 1.1, 1]})
     area_bins = np.linspace(0, min(1.0, scale[1] * 1.15 + 0.02), 30)
     ratio_bins = np.geomspace(ratio[0] / 1.5, ratio[1] * 1.5, 40)
     for name, boxes in draws.items():
-        kept = boxes.applied
+        kept = boxes.selected
         fractions = boxes.area_fractions[kept, 0].numpy()
         aspects = boxes.aspect_ratios[kept, 0].numpy()
         tall = float((aspects > 1).mean())
@@ -315,7 +297,7 @@ def erasing_statistics_figure(
     ax_area.legend(fontsize=7)
     ax_ratio.legend(fontsize=7)
     boxes = next(iter(draws.values()))
-    coverage = boxes.mask()[boxes.applied, 0].float().mean(0).numpy()
+    coverage = boxes.mask()[boxes.selected, 0].float().mean(0).numpy()
     image = ax_map.imshow(coverage, vmin=0, cmap="viridis", interpolation="nearest")
     ax_map.grid(False)
     ax_map.set(title="P(pixel erased | image erased)", xlabel="x (pixel)", ylabel="y (pixel)")
@@ -343,9 +325,12 @@ def fill_figure(
         raise ValueError("fills must name at least one fill")
     batch = normalised_batch(images)
     n, _, height, width = batch.shape
-    generator = torch.Generator().manual_seed(seed)
-    boxes = sample_erasing_boxes(n, height, width, 1.0, scale, generator=generator)
-    columns = [batch] + [occlude(batch, boxes, sample_fill(batch, value, generator)) for value in fills.values()]
+    # One generator state per column: the boxes are drawn first, so every fill gets the same boxes.
+    columns = [batch] + [
+        occlude(batch, sample_random_erasing(n, height, width, p=1.0, scale=scale, value=value,
+                                             generator=torch.Generator().manual_seed(seed)))
+        for value in fills.values()
+    ]
     grid = torch.stack(columns, dim=1).flatten(0, 1)
     labels = ["original", *fills]
     titles = [labels[i % len(labels)] if i < len(labels) else "" for i in range(len(grid))]
@@ -353,7 +338,7 @@ def fill_figure(
                       title="Random Erasing fills (one rectangle per row, the fill changes by column)")
 
 
-def occluded_fraction_figure(boxes: Mapping[str, OcclusionBoxes], title: str | None = None) -> Figure:
+def occluded_fraction_figure(boxes: Mapping[str, OcclusionParams], title: str | None = None) -> Figure:
     """How much of each image is hidden: the distribution of the occluded fraction per image.
 
     For each named set of boxes (drawn by a sampler for many images), the
@@ -364,8 +349,8 @@ def occluded_fraction_figure(boxes: Mapping[str, OcclusionBoxes], title: str | N
         raise ValueError("boxes must name at least one set of boxes")
     fractions = {}
     for name, drawn in boxes.items():
-        if not isinstance(drawn, OcclusionBoxes):
-            raise TypeError(f"boxes[{name!r}] must be OcclusionBoxes, got {type(drawn).__name__}")
+        if not isinstance(drawn, OcclusionParams):
+            raise TypeError(f"boxes[{name!r}] must be OcclusionParams, got {type(drawn).__name__}")
         fractions[name] = drawn.mask().flatten(1).float().mean(1).numpy()
     top = min(1.0, 1.1 * max(float(f.max()) for f in fractions.values()) + 0.02)
     bins = np.linspace(0, top, 41)
@@ -404,10 +389,10 @@ def describe_difference(comparison: Comparison, name: str, budget: str) -> str:
     whatever the numbers come out.
     """
     rows = {row.name: row for row in comparison.rows()}
-    if name not in rows or rows[name].difference is None:
+    if name not in rows or rows[name].welch is None:
         raise ValueError(f"name must be a recipe of the comparison other than its baseline "
                          f"{next(iter(rows))!r}, got {name!r}; recipes: {list(rows)}")
-    d = rows[name].difference
+    d = rows[name].welch
     change = f"{100 * d.estimate:+.2f} points of test accuracy"
     if np.isnan(d.low):
         return (f"{budget}: {name} vs {next(iter(rows))}: {change} from a single seed, "

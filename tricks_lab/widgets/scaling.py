@@ -13,7 +13,7 @@ Two kinds of figure:
   (``eta > 2 / lambda_max``), and :func:`scaling_explorer` puts it on sliders;
 * the experiment's results: :func:`accuracy_vs_batch_figure` and
   :func:`accuracy_vs_time_figure` read a batch-size sweep (a
-  :class:`~tricks_lab.experiments.Comparison` of recipes that differ in
+  :class:`~tricks_lab.results.Comparison` of recipes that differ in
   ``batch_size``, ``lr_reference_batch`` and ``warmup_epochs``).
 
 Goyal et al. (2017), "Accurate, Large Minibatch SGD: Training ImageNet in 1
@@ -34,10 +34,28 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from .._validation import check_choice, check_in_range, check_positive, check_positive_int
-from ..experiments import Comparison, Result
+from ..results import Comparison, Result
 from ..profiles import PROFILES
 from ..recipe import Recipe
 from . import explorer
+
+__all__ = [
+    "accuracy_vs_batch_figure",
+    "accuracy_vs_time_figure",
+    "ARMS",
+    "gradient_variance_figure",
+    "least_squares_problem",
+    "LeastSquares",
+    "minibatch_gradient_variance",
+    "per_example_gradient_trace",
+    "RULES",
+    "scaled_lr_for",
+    "scaling_explorer",
+    "scaling_rule_curves",
+    "scaling_rule_figure",
+    "sgd_least_squares",
+    "sweep_arm",
+]
 
 RULES: tuple[str, ...] = ("fixed", "sqrt", "linear")
 """How the lr follows the batch size: ``eta_0``, ``eta_0 sqrt(B / B_0)`` or ``eta_0 B / B_0``."""

@@ -2,7 +2,7 @@
 
 Every curve here is the one the trainer would use: :func:`recipe_lr_curve`
 builds the schedule of a :class:`~tricks_lab.recipe.Recipe` with
-:func:`tricks_lab.build.make_scheduler` (the same call as a training run) and
+:func:`tricks_lab.build.make_lr_scheduler` (the same call as a training run) and
 reads its lr at every iteration with :func:`tricks_lab.schedules.lr_curve`,
 without training. :func:`schedule_figure` draws one such curve from the four
 knobs of the explorer (base lr, batch size, warmup steps, decay shape), and
@@ -22,12 +22,22 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from .._validation import check_choice, check_positive, check_positive_int, check_probability
-from ..build import make_scheduler, scaled_batch_size, scaled_epochs, scaled_lr
-from ..experiments import Comparison
+from ..build import make_lr_scheduler, scaled_batch_size, scaled_epochs, scaled_lr
+from ..results import Comparison
 from ..profiles import PROFILES, Profile
 from ..recipe import BASELINE, Recipe
 from ..schedules import SHAPES, WARMUP_MODES, lr_curve
 from . import explorer
+
+__all__ = [
+    "BATCH_SIZES",
+    "CIFAR10_TRAIN_SIZE",
+    "early_loss_figure",
+    "lr_curves_figure",
+    "recipe_lr_curve",
+    "schedule_explorer",
+    "schedule_figure",
+]
 
 CIFAR10_TRAIN_SIZE = 50_000
 """Training images of CIFAR-10: the explorer's epoch length is ``floor(50,000 / batch size)`` iterations."""
@@ -52,7 +62,7 @@ def recipe_lr_curve(
     ``B`` the profile's batch; the last incomplete batch is dropped, as the
     training loader does) and ``E`` the profile's epochs, this is
     ``[eta_0, ..., eta_{E S - 1}]`` of the scheduler that
-    :func:`tricks_lab.build.make_scheduler` gives a run, read without training
+    :func:`tricks_lab.build.make_lr_scheduler` gives a run, read without training
     (:func:`tricks_lab.schedules.lr_curve`). ``train_size`` defaults to the
     profile's training set (2,500 images under ``smoke``, 50,000 otherwise).
     The profile is only used for its scales, so ``"short"`` and ``"full"``
@@ -70,7 +80,7 @@ def recipe_lr_curve(
         raise ValueError(f"batch size {batch} (under profile {resolved.name!r}) must be <= train_size={train_size}")
     steps_per_epoch = train_size // batch
     total = scaled_epochs(recipe, resolved) * steps_per_epoch
-    curve = lr_curve(lambda optimizer: make_scheduler(recipe, resolved, optimizer, steps_per_epoch), total,
+    curve = lr_curve(lambda optimizer: make_lr_scheduler(recipe, resolved, optimizer, steps_per_epoch), total,
                      base_lr=scaled_lr(recipe, resolved))
     return curve, steps_per_epoch
 

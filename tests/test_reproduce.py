@@ -1,0 +1,194 @@
+"""The registry, `reproduce` end to end on a tiny profile, experiment records, and the committed records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fakes import TINY
+from tricks_lab import registry, reproduce as reproduce_module
+from tricks_lab.__main__ import main
+from tricks_lab.profiles import PROFILES
+from tricks_lab.recipe import BASELINE
+from tricks_lab.records import load_experiment_record, stored_experiment, MissingRecord
+from tricks_lab.registry import EXPERIMENTS, Experiment, Part, experiment_for, scaled_budget
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+RESULTS = BOOK / "results"
+QUICK = BASELINE.replace(epochs=8)  # 1 epoch under TINY's epoch_scale 1/8
+TINY_HELD = replace(TINY, name="tiny", holdout_per_class=5, evaluations=1)
+
+
+# -- the registry -------------------------------------------------------------------------------
+
+
+def test_every_chapter_has_an_experiment_and_every_experiment_a_chapter() -> None:
+    chapters = sorted(p.stem for p in BOOK.glob("[0-9][0-9]_*.ipynb"))
+    covered = sorted(c for e in EXPERIMENTS for c in e.chapters)
+    assert covered == chapters
+    assert len({e.name for e in EXPERIMENTS}) == len(EXPERIMENTS)
+    assert experiment_for("09_mixup") is experiment_for("04_ricap") is experiment_for("mixing")
+    with pytest.raises(KeyError, match="no experiment or chapter called 'nope'"):
+        experiment_for("nope")
+
+
+def test_parts_have_the_seed_counts_their_kind_promises() -> None:
+    for experiment in EXPERIMENTS:
+        for part in experiment.parts:
+            if part.kind in ("grid", "sweep"):
+                assert part.seeds == tuple(range(registry.GRID_SEEDS))
+            elif len(part.arms) == 1:
+                assert part.seeds == tuple(range(registry.BASELINE_SEEDS))
+            else:
+                assert part.seeds == tuple(range(registry.BOOK_SEEDS))
+            assert registry.BOOK_SEEDS >= 5
+            if part.kind == "longer":
+                assert part.budget >= 3
+            if part.kind == "sweep":
+                assert len(part.arms) >= 3  # a reference and at least two points to choose from
+
+
+def test_the_baseline_is_shared_by_every_main_part_that_has_it() -> None:
+    references = {e.name: p.recipes[p.reference] for e in EXPERIMENTS for p in e.parts if p.kind == "main"}
+    assert sum(r == BASELINE for r in references.values()) >= 10
+
+
+def test_scaled_budget_lengthens_the_student_and_its_teacher() -> None:
+    student = BASELINE.replace(teacher=BASELINE.replace(epochs=32))
+    longer = scaled_budget(student, 3.0)
+    assert longer.epochs == 48 and longer.teacher.epochs == 96
+    assert scaled_budget(student, 1.0) is student
+    with pytest.raises(ValueError, match="budget must be > 0"):
+        scaled_budget(student, 0.0)
+
+
+def test_bad_parts_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Part("p", "huge", (("a", BASELINE),))
+    with pytest.raises(ValueError, match="arm names must be distinct"):
+        Part("p", "main", (("a", BASELINE), ("a", BASELINE)))
+    with pytest.raises(ValueError, match="live arms"):
+        Part("p", "main", (("a", BASELINE),), live=("b",))
+
+
+def test_the_stack_adds_then_removes_one_trick_at_a_time() -> None:
+    stack = experiment_for("12_bag_of_tricks")
+    added, removed = stack.part("added"), stack.part("removed")
+    assert [name for name, _ in added.arms][0] == "baseline"
+    assert removed.arms[0][1] == added.arms[-1][1]  # the full stack
+    full = removed.arms[0][1]
+    for (name, recipe), (_, step) in zip(removed.arms[1:], added.arms[1:]):
+        assert recipe != full and name.startswith("- ")
+
+
+# -- reproduce, end to end on a tiny profile -----------------------------------------------------
+
+
+@pytest.fixture
+def tiny_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_cifar10) -> list[str]:
+    """One tiny experiment with a main part and a sweep, 2 book seeds, 1 grid seed; results in tmp_path."""
+    experiment = Experiment("tiny", ("tiny",), "does it run?", (
+        Part("main", "main", (("baseline", QUICK), ("smoothing", QUICK.replace(label_smoothing=0.1)))),
+        Part("eps", "sweep", (("baseline", QUICK), ("eps 0.05", QUICK.replace(label_smoothing=0.05)),
+                              ("eps 0.2", QUICK.replace(label_smoothing=0.2)))),
+    ))
+    monkeypatch.setattr(registry, "EXPERIMENTS", (experiment,))
+    monkeypatch.setattr(reproduce_module, "EXPERIMENTS", (experiment,))
+    monkeypatch.setattr(registry, "BOOK_SEEDS", 2)
+    monkeypatch.setattr(reproduce_module, "BOOK_SEEDS", 2)
+    monkeypatch.setattr(registry, "GRID_SEEDS", 1)
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    trained: list[str] = []
+    real_train = reproduce_module._train
+
+    def counting_train(task, profile):
+        trained.append(task.label())
+        return real_train(task, profile)
+
+    monkeypatch.setattr(reproduce_module, "_train", counting_train)
+    return trained
+
+
+@pytest.mark.slow
+def test_reproduce_runs_what_is_missing_writes_the_record_and_resumes(tiny_registry, tmp_path: Path) -> None:
+    lines: list[str] = []
+    written = reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lines.append)
+    # main: 2 arms x 2 seeds; sweep: 3 points x 1 seed, of which the baseline's seed 0 is shared,
+    # then the chosen point's seed 1 (the baseline's seed 1 is shared with main)
+    assert len(tiny_registry) == 4 + 2 + 1
+    assert any(line.startswith("[1/") and "ETA" in line for line in lines)
+    path = tmp_path / "tiny" / "tiny.json"
+    assert written == [path]
+    record = load_experiment_record(path)
+    assert record.profile == "tiny" and set(record.parts) == {"main", "eps"}
+    sweep = record.parts["eps"]
+    assert sweep.chosen in ("eps 0.05", "eps 0.2")
+    assert sweep.comparison.seeds == (0, 1) and set(sweep.comparison.results) == {"baseline", sweep.chosen}
+    main_part = record.parts["main"]
+    assert [r.seed for r in main_part.comparison.results["smoothing"]] == [0, 1]
+    assert all(r.val_acc is not None for runs in main_part.comparison.results.values() for r in runs)
+    assert not record.stale
+    # a second call finds everything cached: nothing is trained, the record is rewritten
+    tiny_registry.clear()
+    reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lines.append)
+    assert tiny_registry == []
+
+
+@pytest.mark.slow
+def test_the_sweep_chooses_on_validation_not_on_test(tiny_registry) -> None:
+    reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, kinds=["sweep"], out=lambda line: None)
+    part = registry.EXPERIMENTS[0].part("eps")
+    points = reproduce_module._collect(part, TINY_HELD, (0,), list(part.recipes))
+    val = {arm: points.accuracies(arm, "val")[0] for arm in ("eps 0.05", "eps 0.2")}
+    assert reproduce_module.choose_on_validation(points, "baseline") == max(val, key=val.get)
+
+
+def test_dry_run_lists_the_missing_runs_and_trains_nothing(tiny_registry, tmp_path: Path) -> None:
+    lines: list[str] = []
+    assert reproduce_module.reproduce(["tiny"], TINY_HELD, dry_run=True, out=lines.append) == []
+    assert lines[0].startswith("tiny: 6 runs planned, 0 cached, 6 to train")
+    assert len(lines) == 7 and tiny_registry == []
+
+
+def test_the_command_line_reproduce_rejects_an_unknown_experiment(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "nope", "--profile", "smoke", "--dry-run"]) == 2
+    assert "no experiment or chapter called 'nope'" in capsys.readouterr().err
+
+
+def test_a_missing_record_is_said_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    missing = stored_experiment("03_label_smoothing", "lab")
+    assert isinstance(missing, MissingRecord) and "03_label_smoothing.json" in str(missing)
+
+
+# -- the committed records ----------------------------------------------------------------------
+
+
+def _committed() -> list[Path]:
+    return sorted(RESULTS.glob("*/*.json"))
+
+
+@pytest.mark.parametrize("path", _committed(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_committed_record_matches_its_registry_entry(path: Path) -> None:
+    record = load_experiment_record(path)
+    assert record.profile == path.parent.name and record.profile in PROFILES
+    experiment = experiment_for(record.experiment)
+    assert path.stem == experiment.name
+    for name, stored in record.parts.items():
+        part = experiment.part(name)
+        assert stored.kind == part.kind and stored.budget == part.budget
+        recipes = part.recipes
+        for arm, runs in stored.comparison.results.items():
+            assert arm in recipes, f"{path.name}/{name}: arm {arm!r} is not in the registry"
+            assert all(r.recipe == recipes[arm] and r.profile == record.profile for r in runs)
+            assert [r.seed for r in runs] == list(stored.comparison.seeds)
+        if part.kind == "sweep":
+            assert stored.chosen in recipes and list(stored.comparison.seeds) == list(range(registry.BOOK_SEEDS))
+        else:
+            assert list(stored.comparison.results) == list(recipes)
+            assert stored.comparison.seeds == part.seeds
+    raw = json.loads(path.read_text())
+    assert raw["provenance"]["git_commit"] and raw["training_code"]

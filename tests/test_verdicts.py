@@ -1,0 +1,99 @@
+"""Verdicts drawn from records: sentences that stay true either way, glue keys, the summary rows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tricks_lab import verdicts
+from tricks_lab.recipe import BASELINE
+from tricks_lab.results import Comparison, History, Result
+
+
+def _result(arm_acc: float, seed: int, recipe=BASELINE) -> Result:
+    history = History(epoch=[1], train_loss=[1.0], train_acc=[0.5], test_acc=[arm_acc], lr=[0.1], seconds=[1.0],
+                      step_loss=[1.0], step_lr=[0.1])
+    return Result(recipe, "lab", seed, arm_acc, history, 1.0, 1.0, "data", "cpu", "fp32", val_acc=arm_acc)
+
+
+def _comparison(base: list[float], trick: list[float]) -> Comparison:
+    return Comparison("lab", tuple(range(len(base))), {
+        "baseline": [_result(a, s) for s, a in enumerate(base)],
+        "trick": [_result(a, s, BASELINE.replace(label_smoothing=0.1)) for s, a in enumerate(trick)],
+    })
+
+
+def test_the_sentence_says_better_worse_or_indistinguishable_from_the_interval() -> None:
+    base = [0.68, 0.69, 0.67, 0.70, 0.68]
+    better = verdicts.difference_sentence(_comparison(base, [a + 0.01 for a in base]), "trick")
+    assert "+1.00 points" in better and "better than baseline" in better and "paired interval" in better
+    worse = verdicts.difference_sentence(_comparison(base, [a - 0.02 + 0.001 * i for i, a in enumerate(base)]),
+                                         "trick")
+    assert "worse than baseline" in worse
+    noisy = verdicts.difference_sentence(_comparison(base, [0.69, 0.67, 0.68, 0.69, 0.69]), "trick")
+    assert "not distinguishable from baseline" in noisy
+
+
+def test_a_single_seed_is_never_called_a_verdict() -> None:
+    sentence = verdicts.difference_sentence(_comparison([0.68], [0.70]), "trick")
+    assert "single seed" in sentence and "better" not in sentence
+
+
+def test_glue_keys_are_slugs() -> None:
+    key = verdicts.glue_key("03_label_smoothing", "main", "smoothing 0.1", "diff")
+    assert key == "03-label-smoothing-main-smoothing-0-1-diff"
+
+
+def test_glue_part_glues_every_registry_arm_even_without_a_record(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("myst_nb")
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    values = verdicts.glue_part("03_label_smoothing", "main")
+    assert values[verdicts.glue_key("03_label_smoothing", "main", "smoothing 0.1", "diff")] == verdicts.NOT_MEASURED
+    sentence = values[verdicts.glue_key("03_label_smoothing", "main", "smoothing 0.1", "sentence")]
+    assert sentence == "smoothing 0.1 against baseline: not measured yet."
+    assert len(values) == 2 * 5
+
+
+def test_the_committed_baseline_record_reads_as_a_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    results = Path(__file__).resolve().parent.parent / "book" / "results"
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(results))
+    part = verdicts.load_part("00_baseline", "main")
+    if part is None:
+        pytest.skip("no lab record of chapter 00 committed")
+    accs = list(part.comparison.accuracies("baseline").values())
+    assert len(accs) == 10 and all(0.1 < a < 1 for a in accs) and not math.isnan(sum(accs))
+    rows = verdicts.summary_rows()
+    assert rows and all(r.verdict in ("better", "worse", "no detectable effect", verdicts.NOT_MEASURED) for r in rows)
+
+
+def test_power_summary_falls_back_to_an_upper_bound_without_paired_records(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    results = Path(__file__).resolve().parent.parent / "book" / "results"
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "00_baseline.json").write_bytes((results / "lab" / "00_baseline.json").read_bytes())
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    report = verdicts.power_summary("lab", n=5)
+    assert report is not None and report.baseline_n == 10
+    assert math.isclose(report.difference_sd, math.sqrt(2) * report.baseline_sd)
+    assert "upper bound" in report.difference_source
+    assert report.seeds_for[0.003] >= report.seeds_for[0.005] >= report.seeds_for[0.01] >= 2
+
+
+def test_power_summary_and_summary_table_without_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    assert verdicts.power_summary("lab") is None
+    table = verdicts.summary_markdown("lab")
+    assert "{doc}`09 mixup and CutMix <09_mixup>`" in table and verdicts.NOT_MEASURED in table
+
+
+def test_summary_figure_draws_with_or_without_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    fig = verdicts.summary_figure("lab")
+    assert "not measured yet" in fig.axes[0].texts[0].get_text()

@@ -1,0 +1,325 @@
+"""``python -m tricks_lab reproduce``: run what is missing of the registry's experiments, write their records.
+
+:func:`plan` lists the runs an experiment (or all of them) needs under a
+profile, in campaign order (:func:`tricks_lab.registry.all_parts`: every
+chapter's main comparison first, then the longer budgets, then grids and
+sweeps), without duplicates (the baseline is shared) and with the teachers
+first. :func:`reproduce` trains what the run cache lacks, ``jobs`` runs at a
+time (each in its own process with ``threads`` threads: on a 2-core CPU two
+single-threaded runs train about 1.2-1.3x the images per second of one
+two-threaded run), prints a progress line per run with an ETA, and rewrites
+an experiment's record (``book/results/<profile>/<experiment>.json``,
+atomically) each time one of its parts becomes complete. Every run is cached
+as soon as it finishes, so an interrupted campaign loses at most the runs in
+progress and resumes where it stopped.
+
+A sweep part runs its points on :data:`~tricks_lab.registry.GRID_SEEDS`
+seeds, chooses the arm with the best mean validation accuracy (never the
+test accuracy), then runs the chosen arm, and the reference, on the rest of
+:data:`~tricks_lab.registry.BOOK_SEEDS`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from .experiments import cached_result, run, run_key
+from .profiles import Profile, resolve_profile
+from .recipe import BASELINE, Recipe
+from .records import PartRecord, experiment_record_path, save_experiment_record
+from .registry import (
+    BOOK_SEEDS,
+    EXPERIMENTS,
+    GPU_PROFILES,
+    KINDS,
+    Experiment,
+    Part,
+    all_parts,
+    experiment_for,
+    kinds_for,
+)
+from .results import Comparison, Result
+
+__all__ = ["Task", "choose_on_validation", "plan", "reproduce", "run_cost"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run to have: ``recipe`` with ``seed``, needed by ``experiment``/``part``/``arm``."""
+
+    experiment: str
+    part: str
+    arm: str
+    recipe: Recipe
+    seed: int
+
+    def label(self) -> str:
+        return f"{self.experiment}/{self.part} {self.arm!r} seed {self.seed}"
+
+
+def run_cost(recipe: Recipe) -> float:
+    """A run's cost in baseline runs: epochs relative to the baseline's times the width multiplier squared.
+
+    A convolution's cost grows with the square of its width; the estimate
+    ignores augmentation work (AutoAugment's per-image operations cost more
+    on a CPU) and the ResNets' other shapes.
+    """
+    return recipe.epochs / BASELINE.epochs * recipe.width_multiplier**2
+
+
+def _part_tasks(experiment: Experiment, part: Part, profile: Profile, chosen: str | None) -> list[Task]:
+    recipes = part.recipes
+    tasks = [Task(experiment.name, part.name, arm, recipe, seed)
+             for arm, recipe in recipes.items() for seed in part.seeds_for(profile.name)]
+    if part.kind == "sweep" and chosen is not None:
+        extra = range(len(part.seeds), BOOK_SEEDS)
+        for arm in dict.fromkeys((part.reference, chosen)):
+            tasks += [Task(experiment.name, part.name, arm, recipes[arm], seed) for seed in extra]
+    return tasks
+
+
+def plan(names: Sequence[str], profile: str | Profile, kinds: Sequence[str] | None = None) -> list[Task]:
+    """The runs the named experiments need (``"all"`` for every one), in campaign order, each once.
+
+    A teacher's run (seed :data:`~tricks_lab.experiments.TEACHER_SEED`) comes
+    before the first student that needs it. Sweeps include their chosen
+    arm's extra seeds once the sweep's points exist in the cache.
+    """
+    profile = resolve_profile(profile)
+    kinds = kinds_for(profile.name) if kinds is None else kinds
+    wanted = {e.name for e in EXPERIMENTS} if "all" in names else {experiment_for(n).name for n in names}
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"kinds must be among {KINDS}, got {kind!r}")
+    from .experiments import TEACHER_SEED
+
+    tasks: list[Task] = []
+    seen: set[str] = set()
+    for experiment, part in all_parts():
+        if experiment.name not in wanted or part.kind not in kinds:
+            continue
+        if profile.name in GPU_PROFILES and not part.on_gpu:
+            continue
+        for task in _part_tasks(experiment, part, profile, _chosen(part, profile)):
+            if task.recipe.teacher is not None:
+                teacher = Task(task.experiment, task.part, f"teacher of {task.arm}", task.recipe.teacher,
+                               TEACHER_SEED)
+                key = run_key(teacher.recipe, profile, TEACHER_SEED)
+                if key not in seen:
+                    seen.add(key)
+                    tasks.append(teacher)
+            key = run_key(task.recipe, profile, task.seed)
+            if key not in seen:
+                seen.add(key)
+                tasks.append(task)
+    return tasks
+
+
+def choose_on_validation(comparison: Comparison, reference: str) -> str | None:
+    """The non-reference arm with the best mean validation accuracy (None if an arm lacks one)."""
+    best, best_mean = None, -math.inf
+    for arm in comparison.results:
+        if arm == reference:
+            continue
+        values = list(comparison.accuracies(arm, "val").values())
+        if not values:
+            return None
+        mean = sum(values) / len(values)
+        if mean > best_mean:
+            best, best_mean = arm, mean
+    return best
+
+
+def _collect(part: Part, profile: Profile, seeds: Sequence[int], arms: Sequence[str]) -> Comparison | None:
+    recipes = part.recipes
+    results: dict[str, list[Result]] = {}
+    for arm in arms:
+        runs = [cached_result(recipes[arm], profile, seed) for seed in seeds]
+        if any(r is None for r in runs):
+            return None
+        results[arm] = runs  # type: ignore[assignment]
+    return Comparison(profile.name, tuple(seeds), results, paired=part.paired)
+
+
+def _chosen(part: Part, profile: Profile) -> str | None:
+    if part.kind != "sweep":
+        return None
+    points = _collect(part, profile, part.seeds, list(part.recipes))
+    return None if points is None else choose_on_validation(points, part.reference)
+
+
+def part_record(part: Part, profile: Profile) -> PartRecord | None:
+    """The part's comparison from the run cache, or None while a run is missing.
+
+    A sweep's record holds every point on the grid seeds, plus the chosen arm
+    and the reference on all :data:`~tricks_lab.registry.BOOK_SEEDS` (as the
+    part's comparison when those exist).
+    """
+    if part.kind != "sweep":
+        comparison = _collect(part, profile, part.seeds_for(profile.name), list(part.recipes))
+        return None if comparison is None else PartRecord(part.name, part.kind, part.budget, comparison)
+    chosen = _chosen(part, profile)
+    if chosen is None:
+        return None
+    full = _collect(part, profile, tuple(range(BOOK_SEEDS)), list(dict.fromkeys((part.reference, chosen))))
+    if full is None:
+        return None
+    return PartRecord(part.name, part.kind, part.budget, full, chosen)
+
+
+def write_record(experiment: Experiment, profile: Profile, *, command: str | None = None,
+                 wall_seconds: float = 0.0) -> Path | None:
+    """(Re)write ``experiment``'s record from the cache with every complete part; None if none is."""
+    parts = [record for part in experiment.parts
+             if part.kind in kinds_for(profile.name) and (part.on_gpu or profile.name not in GPU_PROFILES)
+             and (record := part_record(part, profile)) is not None]
+    if not parts:
+        return None
+    return save_experiment_record(experiment_record_path(experiment.name, profile.name), experiment.name,
+                                  profile.name, parts, command=command, wall_seconds=wall_seconds)
+
+
+def _train(task: Task, profile: Profile) -> Result:
+    return run(task.recipe, profile, task.seed, keep_model=False, progress=False)
+
+
+class _InProcess:
+    """The executor of ``jobs=1``: runs each task when submitted, in this process."""
+
+    def submit(self, fn: Callable[..., Result], *args: object) -> Future[Result]:
+        future: Future[Result] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as err:  # handed to the caller through the future, as a pool would
+            future.set_exception(err)
+        return future
+
+    def __enter__(self) -> "_InProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["TRICKS_LAB_QUIET"] = "1"
+
+
+def reproduce(
+    names: Sequence[str],
+    profile: str | Profile,
+    *,
+    jobs: int = 1,
+    threads: int | None = None,
+    kinds: Sequence[str] | None = None,
+    dry_run: bool = False,
+    out: Callable[[str], None] = print,
+) -> list[Path]:
+    """Train what the named experiments lack under ``profile`` and write their records (see the module).
+
+    ``kinds``: the parts to run (default: :func:`~tricks_lab.registry.kinds_for` the profile).
+    Returns the records written. With ``dry_run``, prints the plan and its
+    estimated cost (from the cached runs' times) and trains nothing.
+    """
+    profile = resolve_profile(profile)
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    command = " ".join(["python -m tricks_lab reproduce", *names, "--profile", profile.name])
+    started = time.perf_counter()
+    written: list[Path] = []
+    for round_ in range(2):  # a second round runs the seeds of the sweeps' chosen arms
+        tasks = plan(names, profile, kinds)
+        missing = [t for t in tasks if cached_result(t.recipe, profile, t.seed) is None]
+        per_unit = _seconds_per_unit(tasks, profile)
+        units = sum(run_cost(t.recipe) for t in missing)
+        estimate = "unknown (no cached run to time)" if per_unit is None else \
+            f"{units * per_unit / 3600:.2f} CPU hours at {per_unit:.0f} s per baseline run"
+        out(f"{profile.name}: {len(tasks)} runs planned, {len(tasks) - len(missing)} cached, {len(missing)} "
+            f"to train ({units:.1f} baseline-run units; {estimate}); {jobs} job(s) x {threads} thread(s)")
+        if dry_run:
+            for task in missing:
+                out(f"  {task.label()}: {run_cost(task.recipe):.2f} units")
+            return written
+        if not missing and round_ == 1:
+            break
+        written += [p for p in _execute(missing, profile, jobs, threads, per_unit, out, command, started)
+                    if p not in written]
+    for experiment in {e.name: e for e in EXPERIMENTS}.values():
+        if "all" in names or experiment.name in {experiment_for(n).name for n in names}:
+            path = write_record(experiment, profile, command=command, wall_seconds=time.perf_counter() - started)
+            if path is not None and path not in written:
+                written.append(path)
+    return written
+
+
+def _seconds_per_unit(tasks: list[Task], profile: Profile) -> float | None:
+    timed = [(r.train_seconds, run_cost(t.recipe)) for t in tasks
+             if (r := cached_result(t.recipe, profile, t.seed)) is not None]
+    if not timed:
+        return None
+    return sum(s for s, _ in timed) / sum(u for _, u in timed)
+
+
+def _execute(tasks: list[Task], profile: Profile, jobs: int, threads: int, per_unit: float | None,
+             out: Callable[[str], None], command: str, started: float) -> list[Path]:
+    written: list[Path] = []
+    if not tasks:
+        return written
+    by_name = {e.name: e for e in EXPERIMENTS}
+    pending = list(tasks)
+    remaining_units = sum(run_cost(t.recipe) for t in pending)
+    done_units, done, total = 0.0, 0, len(pending)
+    teachers = {run_key(t.recipe, profile, t.seed) for t in pending if t.arm.startswith("teacher of ")}
+    pool_context = _InProcess() if jobs == 1 else ProcessPoolExecutor(
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,))
+    with pool_context as pool:
+        running: dict[Future[Result], Task] = {}
+        while pending or running:
+            for task in list(pending):
+                if len(running) >= jobs:
+                    break
+                needs = task.recipe.teacher
+                if needs is not None and run_key(needs, profile, 0) in teachers and \
+                        cached_result(needs, profile, 0) is None:
+                    continue  # its teacher is still training
+                pending.remove(task)
+                running[pool.submit(_train, task, profile)] = task
+            if not running:
+                raise RuntimeError("no runnable task: a teacher is missing from the plan")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = running.pop(future)
+                result = future.result()  # a failed run stops the campaign loudly; finished runs stay cached
+                done += 1
+                done_units += run_cost(task.recipe)
+                remaining_units -= run_cost(task.recipe)
+                elapsed = time.perf_counter() - started
+                rate = elapsed / done_units if per_unit is None else per_unit / jobs
+                state = (f"diverged at step {result.history.diverged_step}" if result.diverged
+                         else f"test {100 * result.test_acc:.2f}%"
+                         + ("" if result.val_acc is None else f", val {100 * result.val_acc:.2f}%"))
+                out(f"[{done}/{total}] {task.label()}: {state}, {result.train_seconds:.0f} s; "
+                    f"ETA {_duration(remaining_units * rate)}")
+                sys.stdout.flush()
+                path = write_record(by_name[task.experiment], profile, command=command,
+                                    wall_seconds=time.perf_counter() - started)
+                if path is not None and path not in written:
+                    written.append(path)
+    return written
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"

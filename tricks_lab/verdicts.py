@@ -1,0 +1,368 @@
+"""A chapter's result section, drawn from its stored records: table, figure, numbers for the prose.
+
+Each chapter's verdict comes from ``book/results/<profile>/<experiment>.json``
+(written by ``python -m tricks_lab reproduce``), never from typed numbers:
+
+- :func:`show_part` displays a part's table (mean +/- std per arm, the paired
+  difference to the reference with its 95% interval and a verdict word) and
+  the figure of the per-seed paired differences, or, when the record or the
+  part does not exist yet, one short note saying so and the command that
+  makes it;
+- :func:`glue_part` hands the numbers and a generated sentence per arm to
+  myst-nb's ``glue``, so the prose cites them as ``{glue:md}`key``` and
+  they change with the record (a missing record glues "not measured yet");
+- :func:`summary_rows` gives the book's summary page one row per trick and
+  budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .records import ExperimentRecord, MissingRecord, PartRecord, stored_experiment
+from .registry import EXPERIMENTS, experiment_for
+from .results import Comparison, verdict
+from .stats import Difference
+
+__all__ = [
+    "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "difference_sentence", "glue_part", "glue_key", "glue_power",
+    "load_part", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
+    "show_part", "summary_rows",
+]
+
+NOT_MEASURED = "not measured yet"
+
+
+def load_part(experiment: str, part: str, profile: str = "lab") -> PartRecord | None:
+    """The stored part, or None when the record or the part is missing."""
+    record = stored_experiment(experiment_for(experiment).name, profile)
+    if isinstance(record, MissingRecord):
+        return None
+    return record.parts.get(part)
+
+
+def glue_key(experiment: str, part: str, arm: str, field: str) -> str:
+    """``"03_label_smoothing-main-smoothing-0-1-diff"``: a glue name made of word characters and dashes."""
+    slug = re.sub(r"[^0-9A-Za-z]+", "-", f"{experiment}-{part}-{arm}").strip("-").lower()
+    return f"{slug}-{field}"
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:+.2f}"
+
+
+def difference_sentence(comparison: Comparison, arm: str) -> str:
+    """One sentence on ``arm`` against the reference, true whichever way the result came out."""
+    row = next(r for r in comparison.rows() if r.name == arm)
+    reference = comparison.baseline
+    d: Difference | None = row.difference(bool(comparison.paired))
+    if row.accuracy is None or d is None:
+        return f"{arm} has no finished run to compare with {reference}."
+    kind = "paired" if comparison.paired else "Welch"
+    n = row.accuracy.n
+    diverged = f" ({row.diverged} diverged seeds not counted)" if row.diverged else ""
+    if math.isnan(d.low):
+        return (f"{arm} against {reference}: {_points(d.estimate)} points from a single seed{diverged}, "
+                "too few to tell from seed noise.")
+    word = verdict(d)
+    reading = {"better": "better than", "worse": "worse than",
+               "no detectable effect": "not distinguishable from"}[word]
+    return (f"{arm}: {_points(d.estimate)} points of test accuracy against {reference} "
+            f"(95% {kind} interval [{_points(d.low)}, {_points(d.high)}] over {n} seeds{diverged}), "
+            f"{reading} {reference} at this budget.")
+
+
+def glue_part(experiment: str, part: str, profile: str = "lab", arms: list[str] | None = None) -> dict[str, str]:
+    """Glue each arm's numbers (``acc``, ``diff``, ``interval``, ``verdict``, ``sentence``) for the prose.
+
+    ``arms``: the arms to glue (default: the registry's, so the keys exist
+    whether or not the record does). Returns the glued values.
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    stored = load_part(experiment, part, profile)
+    registry_part = experiment_for(experiment).part(part)
+    arms = arms or [name for name, _ in registry_part.arms]
+    values: dict[str, str] = {}
+    rows = {} if stored is None else {r.name: r for r in stored.comparison.rows()}
+    for arm in arms:
+        row = rows.get(arm)
+        if row is None or row.accuracy is None:
+            fields = dict.fromkeys(("acc", "diff", "interval", "verdict"), NOT_MEASURED)
+            fields["sentence"] = f"{arm} against {registry_part.reference}: {NOT_MEASURED}."
+        else:
+            d = row.difference(bool(stored.comparison.paired))
+            std = "" if math.isnan(row.accuracy.std) else f" ± {100 * row.accuracy.std:.2f}"
+            fields = {
+                "acc": f"{100 * row.accuracy.mean:.2f}{std} %",
+                "diff": "reference" if d is None else f"{_points(d.estimate)} points",
+                "interval": "" if d is None or math.isnan(d.low) else f"[{_points(d.low)}, {_points(d.high)}]",
+                "verdict": verdict(d) or "reference",
+                "sentence": ("the reference arm" if d is None else difference_sentence(stored.comparison, arm)),
+            }
+        for field, value in fields.items():
+            key = glue_key(experiment, part, arm, field)
+            glue(key, Markdown(value), display=False)
+            values[key] = value
+    if stored is not None and stored.chosen is not None:
+        key = glue_key(experiment, part, "chosen", "arm")
+        glue(key, Markdown(stored.chosen), display=False)
+        values[key] = stored.chosen
+    return values
+
+
+def paired_difference_figure(comparison: Comparison, title: str | None = None) -> Any:
+    """Each arm's per-seed paired difference to the reference (dots), with the mean and its 95% interval.
+
+    The y axis is in percentage points of test accuracy; the dashed line is
+    "no difference". Arms that diverged on a seed show fewer dots.
+    """
+    from matplotlib import pyplot as plt
+
+    rows = [r for r in comparison.rows() if r.name != comparison.baseline]
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(rows) + 2), 3.6))
+    for i, row in enumerate(rows):
+        diffs = comparison.paired_differences(row.name)
+        ax.scatter([i] * len(diffs), [100 * v for v in diffs.values()], s=18, color="tab:blue", alpha=0.6,
+                   zorder=3, label="one seed" if i == 0 else None)
+        d = row.difference(bool(comparison.paired))
+        if d is not None and not math.isnan(d.low):
+            ax.errorbar(i + 0.18, 100 * d.estimate, yerr=[[100 * (d.estimate - d.low)], [100 * (d.high - d.estimate)]],
+                        fmt="o", color="black", capsize=4, zorder=4, label="mean, 95% interval" if i == 0 else None)
+    ax.axhline(0.0, color="gray", ls="--", lw=1)
+    ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=20, ha="right")
+    ax.set_ylabel(f"test accuracy - {comparison.baseline}\n(percentage points)")
+    ax.set_title(title or f"Paired differences to {comparison.baseline}, profile {comparison.profile}", fontsize=10)
+    if rows:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def show_part(experiment: str, part: str, profile: str = "lab", *, figure: bool = True) -> PartRecord | None:
+    """Display a stored part's table and paired-difference figure, or one note that it is missing."""
+    from IPython.display import Markdown, display
+
+    name = experiment_for(experiment).name
+    record = stored_experiment(name, profile)
+    stored = None if isinstance(record, MissingRecord) else record.parts.get(part)
+    if stored is None:
+        command = experiment_for(experiment).command(profile)
+        display(Markdown(f"*No stored `{profile}` result for this comparison yet: `{command}` makes it.*"))
+        return None
+    assert isinstance(record, ExperimentRecord)
+    display(stored.comparison)
+    stale = [arm for arm in record.stale_arms if arm.startswith(f"{part}/")]
+    notes = [f"Stored `{profile}` record, {record.provenance_line()}."]
+    if stored.chosen is not None:
+        notes.append(f"Chosen on the validation split: **{stored.chosen}**.")
+    if stale:
+        notes.append(f"Made by an older training path for {', '.join(stale)}: the code has changed since.")
+    display(Markdown(" ".join(notes)))
+    if figure and len(stored.comparison.results) > 1:
+        import matplotlib.pyplot as plt
+
+        paired_difference_figure(stored.comparison)
+        plt.show()
+    return stored
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the summary page: a trick's arm at a budget, against its reference."""
+
+    chapter: str
+    experiment: str
+    part: str
+    budget: float
+    arm: str
+    reference: str
+    sentence: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+    verdict: str
+
+
+def summary_rows(profile: str = "lab") -> list[SummaryRow]:
+    """Every main and longer arm of every stored experiment, against its part's reference."""
+    rows: list[SummaryRow] = []
+    for experiment in EXPERIMENTS:
+        record = stored_experiment(experiment.name, profile)
+        for part in experiment.parts:
+            if part.kind not in ("main", "longer"):
+                continue
+            stored = None if isinstance(record, MissingRecord) else record.parts.get(part.name)
+            for arm, _ in part.arms[1:]:
+                d = None
+                if stored is not None:
+                    d = next((r for r in stored.comparison.rows() if r.name == arm), None)
+                    d = None if d is None else d.difference(bool(stored.comparison.paired))
+                measured = d is not None and not math.isnan(d.low)
+                rows.append(SummaryRow(
+                    chapter=experiment.chapters[0], experiment=experiment.name, part=part.name,
+                    budget=part.budget, arm=arm, reference=part.reference,
+                    sentence=difference_sentence(stored.comparison, arm) if measured else NOT_MEASURED,
+                    estimate=d.estimate if measured else None, low=d.low if measured else None,
+                    high=d.high if measured else None, verdict=verdict(d) if measured else NOT_MEASURED,
+                ))
+    return rows
+
+
+CHAPTER_TITLES = {
+    "00_baseline": "00 The baseline", "01_warmup": "01 Warmup", "02_linear_scaling": "02 Linear scaling",
+    "03_label_smoothing": "03 Label smoothing", "04_ricap": "04 RICAP", "05_distillation": "05 Distillation",
+    "06_cutout": "06 Cutout", "07_random_erasing": "07 Random Erasing", "08_cosine": "08 Cosine decay",
+    "09_mixup": "09 mixup and CutMix", "10_adabound": "10 AdaBound", "11_autoaugment": "11 AutoAugment",
+    "12_bag_of_tricks": "12 The bag of tricks",
+}
+"""Short chapter names for tables that link to the chapters."""
+
+
+def summary_markdown(profile: str = "lab") -> str:
+    """The summary page's table: one row per trick arm and budget, linked to its chapter with ``{doc}``.
+
+    Rows without a record say "not measured yet". Render it with myst-nb's
+    ``render_markdown_format: myst`` so the ``{doc}`` roles resolve.
+    """
+    lines = ["| chapter | arm | against | budget | effect (points) | 95% interval | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for row in summary_rows(profile):
+        chapters = experiment_for(row.experiment).chapters
+        links = ", ".join(f"{{doc}}`{CHAPTER_TITLES.get(c, c)} <{c}>`" for c in chapters)
+        budget = "recipe" if row.budget == 1.0 else f"{row.budget:g}x epochs"
+        if row.estimate is None:
+            effect = interval = NOT_MEASURED
+        else:
+            effect = _points(row.estimate)
+            interval = f"[{_points(row.low)}, {_points(row.high)}]"
+        lines.append(f"| {links} | {row.arm} | {row.reference} | {budget} | {effect} | {interval} | {row.verdict} |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PowerSummary:
+    """Chapter 00's power analysis, from the stored records (fractions of accuracy, not points)."""
+
+    baseline_mean: float
+    baseline_sd: float
+    baseline_n: int
+    difference_sd: float
+    difference_source: str
+    n: int
+    mde: float
+    seeds_for: dict[float, int]
+
+
+def power_summary(profile: str = "lab", n: int | None = None,
+                  effects: tuple[float, ...] = (0.003, 0.005, 0.01)) -> PowerSummary | None:
+    """The minimum detectable effect at ``n`` seeds (default :data:`~tricks_lab.registry.BOOK_SEEDS`).
+
+    The seed SD of a paired difference is pooled over the per-seed paired
+    differences of every stored main part (each arm's differences centred on
+    their own mean). Without any, ``sqrt(2)`` times the baseline's seed SD
+    stands in: the SD of the difference of two independent runs, an upper
+    bound as long as pairing does not make the arms' noise anti-correlated
+    (the paired SD is ``sqrt(2 (1 - rho))`` times the baseline's). None when
+    the baseline record is missing.
+    """
+    from .registry import BOOK_SEEDS
+    from .stats import minimum_detectable_effect, seeds_needed, summarize
+
+    n = BOOK_SEEDS if n is None else n
+    base = load_part("00_baseline", "main", profile)
+    if base is None:
+        return None
+    accs = list(base.comparison.accuracies(base.comparison.baseline).values())
+    base_summary = summarize(accs)
+    squares, dof, sources = 0.0, 0, []
+    for experiment in EXPERIMENTS:
+        if experiment.name == "00_baseline":
+            continue
+        for part in experiment.parts:
+            if part.kind != "main":
+                continue
+            stored = load_part(experiment.name, part.name, profile)
+            if stored is None or not stored.comparison.paired:
+                continue
+            used = False
+            for arm, _ in part.arms[1:]:
+                diffs = list(stored.comparison.paired_differences(arm).values())
+                if len(diffs) < 2:
+                    continue
+                mean = sum(diffs) / len(diffs)
+                squares += sum((d - mean) ** 2 for d in diffs)
+                dof += len(diffs) - 1
+                used = True
+            if used:
+                sources.append(f"{experiment.name}/{part.name}")
+    if dof > 0:
+        sd = math.sqrt(squares / dof)
+        source = (f"pooled over the per-seed paired differences of {', '.join(sources)}, "
+                  f"{dof} degrees of freedom")
+    else:
+        sd = math.sqrt(2.0) * base_summary.std
+        source = ("an upper bound: no paired comparison is stored yet, so this is the SD of the difference "
+                  "of two independent runs, the square root of 2 times the baseline's seed SD")
+    return PowerSummary(base_summary.mean, base_summary.std, base_summary.n, sd, source, n,
+                        minimum_detectable_effect(sd, n), {e: seeds_needed(e, sd) for e in effects})
+
+
+def glue_power(profile: str = "lab", n: int | None = None) -> dict[str, str]:
+    """Glue chapter 00's power analysis for the prose (keys ``power-*``; "not measured yet" without a record)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    from .registry import BOOK_SEEDS
+
+    report = power_summary(profile, n)
+    keys = ("baseline-acc", "baseline-n", "difference-sd", "difference-source", "mde", "seeds-0-3",
+            "seeds-0-5", "seeds-1")
+    if report is None:
+        values = dict.fromkeys(keys, NOT_MEASURED)
+    else:
+        values = {
+            "baseline-acc": f"{100 * report.baseline_mean:.2f} ± {100 * report.baseline_sd:.2f} %",
+            "baseline-n": str(report.baseline_n),
+            "difference-sd": f"{100 * report.difference_sd:.2f} points",
+            "difference-source": report.difference_source,
+            "mde": f"{100 * report.mde:.2f} points",
+            **{f"seeds-{str(100 * e).rstrip('0').rstrip('.').replace('.', '-')}": str(k)
+               for e, k in report.seeds_for.items()},
+        }
+    values["book-seeds"] = str(BOOK_SEEDS if n is None else n)
+    out = {}
+    for key, value in values.items():
+        glue(f"power-{key}", Markdown(value), display=False)
+        out[f"power-{key}"] = value
+    return out
+
+
+def summary_figure(profile: str = "lab") -> Any:
+    """A forest plot of every measured summary row: the paired difference (points) and its 95% interval.
+
+    Rows not measured yet are left out; with none measured the axes say so.
+    """
+    from matplotlib import pyplot as plt
+
+    rows = [r for r in summary_rows(profile) if r.estimate is not None]
+    fig, ax = plt.subplots(figsize=(7.5, max(2.0, 0.32 * len(rows) + 1.2)))
+    for i, row in enumerate(rows):
+        colour = {"better": "tab:green", "worse": "tab:red"}.get(row.verdict, "gray")
+        ax.errorbar(100 * row.estimate, i, xerr=[[100 * (row.estimate - row.low)], [100 * (row.high - row.estimate)]],
+                    fmt="o", color=colour, capsize=3)
+    ax.set_yticks(range(len(rows)), [f"{r.chapter[:2]} {r.arm}{'' if r.budget == 1.0 else f' ({r.budget:g}x)'}"
+                                     for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0.0, color="gray", ls="--", lw=1)
+    ax.set_xlabel("test accuracy - reference arm (percentage points), 95% paired interval")
+    if not rows:
+        ax.text(0.5, 0.5, f"no `{profile}` record stored yet: not measured yet", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_yticks([])
+    ax.set_title(f"Every trick against its chapter's reference, profile {profile}", fontsize=10)
+    fig.tight_layout()
+    return fig
