@@ -192,3 +192,17 @@ def test_every_committed_record_matches_its_registry_entry(path: Path) -> None:
             assert stored.comparison.seeds == part.seeds
     raw = json.loads(path.read_text())
     assert raw["provenance"]["git_commit"] and raw["training_code"]
+
+
+@pytest.mark.parametrize("name", ["smoke", "lab", "short", "full"])
+def test_sizes_match_the_loader_of_every_profile(name: str, real_cifar10) -> None:
+    from tricks_lab.experiments import make_loaders, profile_data
+    from tricks_lab.sizes import run_steps, steps_per_epoch, train_size
+    from tricks_lab.build import scaled_batch_size, scaled_epochs
+
+    profile = replace(PROFILES[name], device="cpu")  # the sizes do not depend on the device
+    recipe = BASELINE.replace(batch_size=384)
+    loader, _ = make_loaders(recipe, profile, seed=0)
+    assert train_size(profile) == len(profile_data(profile).train_images)
+    assert steps_per_epoch(scaled_batch_size(recipe, profile), train_size(profile)) == len(loader)
+    assert run_steps(recipe, profile) == scaled_epochs(recipe, profile) * len(loader)

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from .experiments import profile_data
+from .hardware import device_name
 from .profiles import Profile, resolve_profile
 
 __all__ = ["COLAB_CLONE", "Environment", "prepare_colab", "setup"]
@@ -39,8 +40,7 @@ class Environment:
     on_colab: bool
 
     def __str__(self) -> str:
-        device = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
-                  else f"cpu ({torch.get_num_threads()} threads)")
+        device = device_name(self.device)
         return (f"device:  {device}\nprofile: {self.profile.name} ({self.profile.description})\n"
                 f"data:    {self.data_source}")
 

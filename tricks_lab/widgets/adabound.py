@@ -65,18 +65,13 @@ def run_steps(recipe: Recipe, profile: str | Profile = "auto") -> int:
     (what remains after the validation split is held out, or the profile's
     class-balanced subset of it; the training loader drops the last, partial
     batch). Counted without loading the data."""
-    from ..build import scaled_batch_size, scaled_epochs
-    from ..data import CLASSES, SPLIT_SIZES
+    from ..sizes import run_steps as steps
 
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
     # A named profile is looked up without resolving it, so a CPU machine can count a GPU run.
     profile = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else resolve_profile(profile)
-    if profile.train_per_class is not None:
-        images = len(CLASSES) * profile.train_per_class
-    else:
-        images = SPLIT_SIZES["train"] - len(CLASSES) * (profile.holdout_per_class or 0)
-    return scaled_epochs(recipe, profile) * (images // scaled_batch_size(recipe, profile))
+    return steps(recipe, profile)
 
 
 def band_figure(

@@ -22,11 +22,14 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from .._validation import check_choice, check_positive, check_positive_int, check_probability
+from ..data import SPLIT_SIZES
 from ..build import make_lr_scheduler, scaled_batch_size, scaled_epochs, scaled_lr
 from ..results import Comparison
 from ..profiles import PROFILES, Profile
 from ..recipe import BASELINE, Recipe
 from ..schedules import SHAPES, WARMUP_MODES, lr_curve
+from ..sizes import steps_per_epoch as epoch_steps
+from ..sizes import train_size as profile_train_size
 from . import explorer
 
 __all__ = [
@@ -39,7 +42,7 @@ __all__ = [
     "schedule_figure",
 ]
 
-CIFAR10_TRAIN_SIZE = 50_000
+CIFAR10_TRAIN_SIZE = SPLIT_SIZES["train"]
 """Training images of CIFAR-10: the explorer's epoch length is ``floor(50,000 / batch size)`` iterations."""
 
 BATCH_SIZES: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
@@ -72,13 +75,12 @@ def recipe_lr_curve(
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
     resolved = _profile(profile)
     if train_size is None:
-        per_class = resolved.train_per_class
-        train_size = CIFAR10_TRAIN_SIZE if per_class is None else 10 * per_class
+        train_size = profile_train_size(resolved)
     check_positive_int("train_size", train_size)
     batch = scaled_batch_size(recipe, resolved)
     if batch > train_size:
         raise ValueError(f"batch size {batch} (under profile {resolved.name!r}) must be <= train_size={train_size}")
-    steps_per_epoch = train_size // batch
+    steps_per_epoch = epoch_steps(batch, train_size)
     total = scaled_epochs(recipe, resolved) * steps_per_epoch
     curve = lr_curve(lambda optimizer: make_lr_scheduler(recipe, resolved, optimizer, steps_per_epoch), total,
                      base_lr=scaled_lr(recipe, resolved))
@@ -156,7 +158,7 @@ def schedule_figure(
     check_positive_int("train_size", train_size)
     if batch_size > train_size:
         raise ValueError(f"batch_size must be <= train_size={train_size}, got {batch_size!r}")
-    steps_per_epoch = train_size // batch_size
+    steps_per_epoch = epoch_steps(batch_size, train_size)
     longest = epochs * steps_per_epoch - (2 if shape in ("cosine", "linear") else 1)
     if warmup_steps > longest:
         raise ValueError(
@@ -224,7 +226,7 @@ def schedule_explorer(
 def _explorer_figure(base_lr: float, batch_size: int, warmup_steps: int, shape: str, warmup_mode: str,
                      start_factor: float, epochs: int) -> Figure:
     """:func:`schedule_figure` with the warmup capped to fit the run, or the error message as a figure."""
-    total = epochs * (CIFAR10_TRAIN_SIZE // batch_size)
+    total = epochs * epoch_steps(batch_size, CIFAR10_TRAIN_SIZE)
     try:
         return schedule_figure(base_lr, batch_size, max(0, min(warmup_steps, total - 2)), shape,
                                warmup_mode=warmup_mode, start_factor=start_factor, epochs=epochs)
