@@ -30,9 +30,8 @@ SCHEMA = 1
 RESULTS_ENV = "TRICKS_LAB_RESULTS"
 
 
-def provenance(comparison: Comparison, command: str | None, wall_seconds: float) -> dict[str, Any]:
-    """Where a comparison's numbers come from."""
-    runs = [r for results in comparison.results.values() for r in results]
+def provenance(runs: list[Result], command: str | None, wall_seconds: float) -> dict[str, Any]:
+    """Where the numbers of ``runs`` come from."""
     return {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
@@ -72,7 +71,7 @@ def save_record(
         "seeds": list(comparison.seeds),
         "summary": comparison.table(),
         "runs": {name: [r.to_dict() for r in results] for name, results in comparison.results.items()},
-        "provenance": provenance(comparison, command, wall_seconds),
+        "provenance": provenance([r for runs in comparison.results.values() for r in runs], command, wall_seconds),
     }
     return atomic_write_json(path, record)
 
@@ -214,8 +213,6 @@ def save_experiment_record(
 
     if not parts:
         raise ValueError("an experiment record needs at least one complete part")
-    every = Comparison(profile, (), {f"{p.name}/{arm}": runs for p in parts
-                                     for arm, runs in p.comparison.results.items()}, paired=False)
     record = {
         "schema": EXPERIMENT_SCHEMA,
         "experiment": experiment,
@@ -230,7 +227,8 @@ def save_experiment_record(
             }
             for p in parts
         },
-        "provenance": provenance(every, command, wall_seconds),
+        "provenance": provenance([r for p in parts for runs in p.comparison.results.values() for r in runs],
+                                 command, wall_seconds),
     }
     return atomic_write_json(path, record)
 
