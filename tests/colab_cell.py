@@ -39,7 +39,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("tricks_lab") is N
     importlib.invalidate_caches()
 
 from tricks_lab.notebook import setup
-env = setup(colab_clone=CLONE)'''
+env = setup(colab_clone=CLONE, chapter="{chapter}")'''
 
 
 def repository_url(config: Path = ROOT / "_config.yml") -> str:
@@ -48,9 +48,9 @@ def repository_url(config: Path = ROOT / "_config.yml") -> str:
     return url.rstrip("/").removesuffix(".git")
 
 
-def render(url: str | None = None) -> str:
-    """The first cell's source for the repository at ``url`` (default: ``_config.yml``'s)."""
-    return TEMPLATE.format(url=url or repository_url())
+def render(chapter: str, url: str | None = None) -> str:
+    """The first cell of ``chapter`` (a notebook's stem) for the repository at ``url`` (default: ``_config.yml``'s)."""
+    return TEMPLATE.format(url=url or repository_url(), chapter=chapter)
 
 
 def first_code_cell(notebook: dict) -> dict:
@@ -72,8 +72,7 @@ def rewrite(path: Path, source: str) -> bool:
 
 
 def main() -> int:
-    source = render()
-    changed = [path.name for path in sorted(BOOK.glob("*.ipynb")) if rewrite(path, source)]
+    changed = [path.name for path in sorted(BOOK.glob("*.ipynb")) if rewrite(path, render(path.stem))]
     print(f"first cells rewritten for {repository_url()}: {', '.join(changed) or 'none changed'}")
     return 0
 

@@ -32,7 +32,7 @@ def test_the_url_is_a_github_repository() -> None:
 def test_first_cell_is_the_template_with_the_configured_url(path: Path) -> None:
     source = first_cell(path)
     assert f'REPOSITORY, CLONE = "{colab_cell.repository_url()}"' in source, f"{path.name}: the URL disagrees; {FIX}"
-    assert source == colab_cell.render(), f"{path.name}: the first cell differs from the template; {FIX}"
+    assert source == colab_cell.render(path.stem), f"{path.name}: the first cell differs from the template; {FIX}"
 
 
 def test_readme_names_the_configured_url() -> None:
@@ -44,9 +44,9 @@ def test_readme_names_the_configured_url() -> None:
 def test_rewrite_keeps_the_notebook_layout(tmp_path: Path) -> None:
     copy = tmp_path / NOTEBOOKS[0].name
     copy.write_text(NOTEBOOKS[0].read_text())
-    assert colab_cell.rewrite(copy, colab_cell.render("https://github.com/someone/fork")) is True
+    assert colab_cell.rewrite(copy, colab_cell.render(copy.stem, "https://github.com/someone/fork")) is True
     assert '"https://github.com/someone/fork"' in first_cell(copy)
-    assert colab_cell.rewrite(copy, colab_cell.render()) is True
+    assert colab_cell.rewrite(copy, colab_cell.render(copy.stem)) is True
     assert copy.read_text() == NOTEBOOKS[0].read_text()
 
 
@@ -82,7 +82,7 @@ def not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_cell() -> None:
-    exec(compile(colab_cell.render(), "first-cell", "exec"), {})
+    exec(compile(colab_cell.render("00_baseline"), "first-cell", "exec"), {})
 
 
 def test_fresh_runtime_clones_installs_then_sets_up(monkeypatch: pytest.MonkeyPatch, colab: list[dict]) -> None:
@@ -93,7 +93,7 @@ def test_fresh_runtime_clones_installs_then_sets_up(monkeypatch: pytest.MonkeyPa
     clone, install = recorder.commands
     assert clone[:2] == ["git", "clone"] and clone[-2:] == [colab_cell.repository_url(), notebook.COLAB_CLONE]
     assert install[1:4] == ["-m", "pip", "install"] and install[-1] == notebook.COLAB_CLONE + "[plots]"
-    assert colab == [{"colab_clone": notebook.COLAB_CLONE}]
+    assert colab == [{"colab_clone": notebook.COLAB_CLONE, "chapter": "00_baseline"}]
 
 
 @pytest.mark.parametrize("step, fails, advice", [
@@ -118,7 +118,7 @@ def test_after_a_restart_the_install_is_skipped_but_setup_runs(
     monkeypatch.setattr(subprocess, "run", recorder)
     run_cell()  # tricks_lab is importable, as after a runtime restart
     assert recorder.commands == []
-    assert colab == [{"colab_clone": notebook.COLAB_CLONE}]
+    assert colab == [{"colab_clone": notebook.COLAB_CLONE, "chapter": "00_baseline"}]
 
 
 def test_prepare_colab_changes_into_the_book_and_allows_the_download(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -131,10 +132,88 @@ def test_reproduce_runs_what_is_missing_writes_the_record_and_resumes(tiny_regis
     assert [r.seed for r in main_part.comparison.results["smoothing"]] == [0, 1]
     assert all(r.val_acc is not None for runs in main_part.comparison.results.values() for r in runs)
     assert not record.stale
+    assert sweep.points is not None and sweep.points.seeds == (0,)
+    assert set(sweep.points.results) == {"baseline", "eps 0.05", "eps 0.2"}
     # a second call finds everything cached: nothing is trained, the record is rewritten
     tiny_registry.clear()
     reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lines.append)
     assert tiny_registry == []
+
+
+def _without_run_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new machine: the run cache is empty, only the committed records exist."""
+    monkeypatch.setattr(reproduce_module, "cached_result", lambda recipe, profile, seed: None)
+
+
+def _recorded_then_new_machine(trained: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               edit: Callable[[dict], None] = lambda raw: None) -> tuple[Path, dict]:
+    """Run the tiny campaign, let ``edit`` change its record, then forget the run cache."""
+    reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lambda line: None)
+    path = tmp_path / "tiny" / "tiny.json"
+    raw = json.loads(path.read_text())
+    edit(raw)
+    path.write_text(json.dumps(raw))
+    trained.clear()
+    _without_run_cache(monkeypatch)
+    return path, raw
+
+
+@pytest.mark.slow
+def test_a_fresh_machine_trains_nothing_that_a_current_record_holds(
+        tiny_registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, before = _recorded_then_new_machine(tiny_registry, tmp_path, monkeypatch)
+    lines: list[str] = []
+    assert reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lines.append) == [path]
+    assert tiny_registry == []
+    assert lines[0].startswith("tiny: 7 runs planned, 7 done (cached or recorded), 0 to train")
+    after = json.loads(path.read_text())
+    assert after["parts"] == before["parts"] and after["training_code"] == before["training_code"]
+
+
+@pytest.mark.slow
+def test_a_run_of_stale_code_is_trained_again_and_its_part_is_kept_meanwhile(
+        tiny_registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, raw = _recorded_then_new_machine(
+        tiny_registry, tmp_path, monkeypatch, lambda raw: raw["training_code"].update({"main/smoothing": "made-by-older-code"}))
+    lines: list[str] = []
+    reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, dry_run=True, out=lines.append)
+    assert lines[1:] == [f"  tiny/main 'smoothing' seed {seed}: 0.50 units" for seed in (0, 1)]
+    # rewriting the record for the sweep alone keeps the stale main part as it was, still stale
+    reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, kinds=["sweep"], out=lambda line: None)
+    assert tiny_registry == []
+    record = load_experiment_record(path)
+    assert list(record.parts) == ["main", "eps"]
+    assert record.training_code["main/smoothing"] == "made-by-older-code"
+    assert record.stale_arms == ["main/smoothing"]
+    kept = record.parts["main"].comparison.results["smoothing"]
+    assert [r.to_dict() for r in kept] == raw["parts"]["main"]["runs"]["smoothing"]
+
+
+def test_a_record_run_counts_only_with_todays_code_and_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_cifar10) -> None:
+    from tricks_lab.records import PartRecord, experiment_record_path, save_experiment_record
+    from tricks_lab.results import Comparison, History, Result
+
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    _without_run_cache(monkeypatch)
+    source = reproduce_module.profile_data(TINY_HELD).source
+
+    def made(recipe, seed: int, data_source: str = source) -> Result:
+        history = History(epoch=[1], train_loss=[1.0], train_acc=[0.5], test_acc=[0.5], lr=[0.1], seconds=[1.0])
+        return Result(recipe=recipe, profile="tiny", seed=seed, test_acc=0.5, history=history,
+                      train_seconds=1.0, wall_seconds=1.0, data_source=data_source, device="cpu",
+                      precision="fp32", val_acc=0.5)
+
+    smoothing = QUICK.replace(label_smoothing=0.1)
+    results = {"baseline": [made(QUICK, 0)], "smoothing": [made(smoothing, 0)],
+               "other data": [made(QUICK, 1, data_source="another copy")]}
+    part = PartRecord("main", "main", 1.0, Comparison("tiny", (0,), results))
+    save_experiment_record(experiment_record_path("tiny", "tiny"), "tiny", "tiny", [part],
+                           versions={"main/smoothing": "made-by-older-code"})
+    done = reproduce_module.DoneRuns(TINY_HELD)
+    assert done.get(QUICK, 0) is not None and done.get(QUICK, 0).test_acc == 0.5
+    assert done.get(smoothing, 0) is None  # its code has changed since
+    assert done.get(QUICK, 1) is None  # made from another copy of the data
 
 
 @pytest.mark.slow
@@ -149,7 +228,7 @@ def test_the_sweep_chooses_on_validation_not_on_test(tiny_registry) -> None:
 def test_dry_run_lists_the_missing_runs_and_trains_nothing(tiny_registry, tmp_path: Path) -> None:
     lines: list[str] = []
     assert reproduce_module.reproduce(["tiny"], TINY_HELD, dry_run=True, out=lines.append) == []
-    assert lines[0].startswith("tiny: 6 runs planned, 0 cached, 6 to train")
+    assert lines[0].startswith("tiny: 6 runs planned, 0 done (cached or recorded), 6 to train")
     assert len(lines) == 7 and tiny_registry == []
 
 

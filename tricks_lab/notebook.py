@@ -4,11 +4,13 @@ On Colab the chapter's first cell clones the repository and installs
 ``tricks_lab`` (once: the install survives a runtime restart) before it
 imports this module; everywhere, :func:`setup` then prepares the environment
 (on Colab: the working folder and the download permission, on every run),
-picks the device and prints lines a reader can quote::
+picks the device and prints lines a reader can quote, with the estimated
+time of the chapter's live cells on this device (:mod:`tricks_lab.estimates`)::
 
     device:  cpu (2 threads)
     profile: smoke (CPU: 2,500 train / 1,000 test images, fast net at 1/8 width, half the epochs)
     data:    cifar10-jpeg.zip (JPEG q75 copy)
+    live:    4 live runs under smoke, 1.4 TFLOP: about 1.2 min on cpu (estimate; see tricks_lab.estimates)
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pathlib import Path
 
 import torch
 
+from .estimates import ChapterEstimate, chapter_estimate
 from .experiments import profile_data
 from .hardware import device_name
 from .profiles import Profile, resolve_profile
+from .registry import EXPERIMENTS
 
 __all__ = ["COLAB_CLONE", "Environment", "prepare_colab", "setup"]
 
@@ -38,11 +42,13 @@ class Environment:
     profile: Profile
     data_source: str
     on_colab: bool
+    live: ChapterEstimate | None = None
 
     def __str__(self) -> str:
         device = device_name(self.device)
-        return (f"device:  {device}\nprofile: {self.profile.name} ({self.profile.description})\n"
-                f"data:    {self.data_source}")
+        lines = (f"device:  {device}\nprofile: {self.profile.name} ({self.profile.description})\n"
+                 f"data:    {self.data_source}")
+        return lines if self.live is None else f"{lines}\nlive:    {self.live}"
 
 
 def prepare_colab(clone: str | os.PathLike[str] = COLAB_CLONE) -> Path:
@@ -71,7 +77,8 @@ def prepare_colab(clone: str | os.PathLike[str] = COLAB_CLONE) -> Path:
     return book
 
 
-def setup(profile: str = "auto", colab_clone: str | os.PathLike[str] = COLAB_CLONE) -> Environment:
+def setup(profile: str = "auto", colab_clone: str | os.PathLike[str] = COLAB_CLONE,
+          chapter: str | None = None) -> Environment:
     """Prepare the environment, resolve the profile, load the data once, set plot defaults, print it all.
 
     Args:
@@ -79,10 +86,13 @@ def setup(profile: str = "auto", colab_clone: str | os.PathLike[str] = COLAB_CLO
             profile name; ``TRICKS_LAB_PROFILE`` overrides ``"auto"``.
         colab_clone: on Colab, the folder the first cell cloned the
             repository into (see :func:`prepare_colab`); unused elsewhere.
+        chapter: the notebook's name (e.g. ``"04_ricap"``); for a chapter
+            with an experiment, the time its live cells will take here is
+            estimated and printed.
 
     Returns:
-        The :class:`Environment`: device, profile, data copy, and whether
-        this is Colab.
+        The :class:`Environment`: device, profile, data copy, whether this is
+        Colab, and the live cells' estimate.
     """
     on_colab = "google.colab" in sys.modules
     if on_colab:
@@ -93,10 +103,14 @@ def setup(profile: str = "auto", colab_clone: str | os.PathLike[str] = COLAB_CLO
         profile=resolved,
         data_source=profile_data(resolved).source,
         on_colab=on_colab,
+        live=chapter_estimate(chapter, resolved) if chapter in _CHAPTERS else None,
     )
     _plot_defaults()
     print(env)
     return env
+
+
+_CHAPTERS = {chapter for experiment in EXPERIMENTS for chapter in experiment.chapters}
 
 
 def _plot_defaults() -> None:

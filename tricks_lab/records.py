@@ -154,13 +154,23 @@ EXPERIMENT_SCHEMA = 2
 
 @dataclass
 class PartRecord:
-    """One part of a stored experiment: its comparison, kind, budget and (for a sweep) the chosen arm."""
+    """One part of a stored experiment: its comparison, kind, budget and, for a sweep, the choice.
+
+    A sweep's ``comparison`` holds the reference and the ``chosen`` arm on
+    every book seed; ``points`` holds every point of its grid on the grid
+    seeds, from which the choice was made (on the validation split).
+    """
 
     name: str
     kind: str
     budget: float
     comparison: Comparison
     chosen: str | None = None
+    points: Comparison | None = None
+
+    def comparisons(self) -> list[Comparison]:
+        """The part's comparison, then its sweep points where it has them."""
+        return [self.comparison] if self.points is None else [self.comparison, self.points]
 
 
 @dataclass
@@ -186,10 +196,12 @@ class ExperimentRecord:
 
         stale = []
         for part in self.parts.values():
-            for arm, runs in part.comparison.results.items():
-                key = f"{part.name}/{arm}"
-                if self.training_code.get(key) != training_code_version(training_modules(runs[0].recipe)):
-                    stale.append(key)
+            for comparison in part.comparisons():
+                for arm, runs in comparison.results.items():
+                    key = f"{part.name}/{arm}"
+                    if key not in stale and \
+                            self.training_code.get(key) != training_code_version(training_modules(runs[0].recipe)):
+                        stale.append(key)
         return stale
 
     @property
@@ -206,31 +218,48 @@ class ExperimentRecord:
 
 def save_experiment_record(
     path: str | os.PathLike[str], experiment: str, profile: str, parts: list[PartRecord], *,
-    command: str | None = None, wall_seconds: float = 0.0,
+    command: str | None = None, wall_seconds: float = 0.0, versions: dict[str, str] | None = None,
 ) -> Path:
-    """Write the stored parts of ``experiment`` under ``profile``, with provenance, atomically."""
+    """Write the stored parts of ``experiment`` under ``profile``, with provenance, atomically.
+
+    Each ``part/arm`` is labelled with today's version of its training path,
+    except those ``versions`` names: the arms of parts kept from an earlier
+    record, whose runs were made by the code of their day.
+    """
     from .experiments import training_code_version, training_modules
 
     if not parts:
         raise ValueError("an experiment record needs at least one complete part")
+    training_code = {f"{p.name}/{arm}": training_code_version(training_modules(runs[0].recipe))
+                     for p in parts for comparison in p.comparisons() for arm, runs in comparison.results.items()}
+    training_code.update(versions or {})
     record = {
         "schema": EXPERIMENT_SCHEMA,
         "experiment": experiment,
         "profile": profile,
-        "training_code": {f"{p.name}/{arm}": training_code_version(training_modules(runs[0].recipe))
-                          for p in parts for arm, runs in p.comparison.results.items()},
-        "parts": {
-            p.name: {
-                "kind": p.kind, "budget": p.budget, "chosen": p.chosen, "paired": p.comparison.paired,
-                "seeds": list(p.comparison.seeds), "summary": p.comparison.table(),
-                "runs": {arm: [r.to_dict() for r in runs] for arm, runs in p.comparison.results.items()},
-            }
-            for p in parts
-        },
-        "provenance": provenance([r for p in parts for runs in p.comparison.results.values() for r in runs],
-                                 command, wall_seconds),
+        "training_code": training_code,
+        "parts": {p.name: _part_json(p) for p in parts},
+        "provenance": provenance([r for p in parts for c in p.comparisons() for runs in c.results.values()
+                                  for r in runs], command, wall_seconds),
     }
     return atomic_write_json(path, record)
+
+
+def _comparison_json(comparison: Comparison) -> dict[str, Any]:
+    return {"paired": comparison.paired, "seeds": list(comparison.seeds), "summary": comparison.table(),
+            "runs": {arm: [r.to_dict() for r in runs] for arm, runs in comparison.results.items()}}
+
+
+def _comparison_from_json(profile: str, data: dict[str, Any]) -> Comparison:
+    results = {arm: [Result.from_dict(r) for r in runs] for arm, runs in data["runs"].items()}
+    return Comparison(profile, tuple(data["seeds"]), results, paired=data["paired"])
+
+
+def _part_json(part: PartRecord) -> dict[str, Any]:
+    data = {"kind": part.kind, "budget": part.budget, "chosen": part.chosen, **_comparison_json(part.comparison)}
+    if part.points is not None:
+        data["points"] = _comparison_json(part.points)
+    return data
 
 
 def load_experiment_record(path: str | os.PathLike[str]) -> ExperimentRecord:
@@ -242,9 +271,9 @@ def load_experiment_record(path: str | os.PathLike[str]) -> ExperimentRecord:
             raise ValueError(f"schema {data.get('schema')!r}, expected {EXPERIMENT_SCHEMA}")
         parts = {}
         for name, part in data["parts"].items():
-            results = {arm: [Result.from_dict(r) for r in runs] for arm, runs in part["runs"].items()}
-            comparison = Comparison(data["profile"], tuple(part["seeds"]), results, paired=part["paired"])
-            parts[name] = PartRecord(name, part["kind"], part["budget"], comparison, part.get("chosen"))
+            points = None if "points" not in part else _comparison_from_json(data["profile"], part["points"])
+            parts[name] = PartRecord(name, part["kind"], part["budget"],
+                                     _comparison_from_json(data["profile"], part), part.get("chosen"), points)
         return ExperimentRecord(path, data["experiment"], data["profile"], parts, data["training_code"],
                                 data["provenance"])
     except (OSError, ValueError, KeyError, TypeError) as err:

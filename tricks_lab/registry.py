@@ -37,7 +37,8 @@ from .recipe import BASELINE, Recipe
 
 __all__ = [
     "BASELINE_SEEDS", "BOOK_SEEDS", "EXPERIMENTS", "Experiment", "GRID_SEEDS", "KINDS", "LIVE_SEEDS",
-    "GPU_PROFILES", "GPU_SEEDS", "LONGER_BUDGET", "Part", "all_parts", "experiment_for", "kinds_for", "scaled_budget",
+    "GPU_PROFILES", "GPU_SEEDS", "LONGER_BUDGET", "Part", "all_parts", "experiment_for", "kinds_for", "live_arms",
+    "live_runs", "scaled_budget",
 ]
 
 BOOK_SEEDS = 5
@@ -294,7 +295,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "Does a student learn more from a teacher than from the labels alone?", (
         Part("main", "main", _arms(student_alone=BASELINE,
                                    from_a_wider_teacher=BASELINE.replace(teacher=WIDE_TEACHER),
-                                   born_again=BASELINE.replace(teacher=BORN_AGAIN_TEACHER))),
+                                   born_again=BASELINE.replace(teacher=BORN_AGAIN_TEACHER)),
+             live=("student alone", "born-again (same-size teacher)")),  # the wide teacher alone is 8 baseline runs
         Part("temperature", "grid", _arms(student_alone=BASELINE, **{
             f"T={t:g}, alpha={a:g}": BASELINE.replace(teacher=WIDE_TEACHER, distill_temperature=t,
                                                       distill_alpha=a)
@@ -351,6 +353,44 @@ def experiment_for(name: str) -> Experiment:
             return experiment
     known = sorted({e.name for e in EXPERIMENTS} | {c for e in EXPERIMENTS for c in e.chapters})
     raise KeyError(f"no experiment or chapter called {name!r}; known: {known}")
+
+
+CHAPTER_LIVE: dict[str, tuple[str, ...]] = {"04_ricap": ("baseline", "RICAP"), "09_mixup": ("baseline", "mixup")}
+"""The live arms of chapters that share an experiment's main part, where they differ from the part's own."""
+
+
+def live_arms(chapter: str) -> dict[str, Recipe]:
+    """The arms chapter ``chapter`` trains live, on :data:`LIVE_SEEDS` seeds: a check that the code runs.
+
+    They are its experiment's first part's :meth:`Part.live_arms`, or
+    :data:`CHAPTER_LIVE`'s choice for a chapter that shares the experiment.
+    The evidence is the stored records; the live arms are what fits about
+    ten minutes of a Colab T4 (see :mod:`tricks_lab.estimates`).
+    """
+    part = experiment_for(chapter).parts[0]
+    if chapter not in CHAPTER_LIVE:
+        return part.live_arms()
+    recipes = part.recipes
+    return {name: recipes[name] for name in CHAPTER_LIVE[chapter]}
+
+
+def live_runs(chapter: str) -> list[tuple[str, Recipe, int]]:
+    """``(label, recipe, seed)`` of every run chapter ``chapter``'s live cells train, teachers included.
+
+    A student's teacher is trained once (seed
+    :data:`~tricks_lab.experiments.TEACHER_SEED`, as :func:`tricks_lab.experiments.run`
+    does), before the first student that needs it.
+    """
+    from .experiments import TEACHER_SEED
+
+    runs: list[tuple[str, Recipe, int]] = []
+    teachers: list[Recipe] = []
+    for arm, recipe in live_arms(chapter).items():
+        if recipe.teacher is not None and recipe.teacher not in teachers:
+            teachers.append(recipe.teacher)
+            runs.append((f"teacher of {arm}", recipe.teacher, TEACHER_SEED))
+        runs += [(arm, recipe, seed) for seed in range(LIVE_SEEDS)]
+    return runs
 
 
 def all_parts() -> Iterator[tuple[Experiment, Part]]:

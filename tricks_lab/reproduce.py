@@ -13,6 +13,14 @@ atomically) each time one of its parts becomes complete. Every run is cached
 as soon as it finishes, so an interrupted campaign loses at most the runs in
 progress and resumes where it stopped.
 
+The run cache lives on one machine; the committed records travel with the
+repository. A run that a record holds counts as done (:class:`DoneRuns`) when
+its arm's training-code version is today's and its data copy is this one, so
+a fresh clone on a new machine trains only what no record has. Rewriting a
+record never drops a part: one that cannot be rebuilt from today's runs (its
+code has moved on) is kept as it was, with its old version, and shows as
+stale.
+
 A sweep part runs its points on :data:`~tricks_lab.registry.GRID_SEEDS`
 seeds, chooses the arm with the best mean validation accuracy (never the
 test accuracy), then runs the chosen arm, and the reference, on the rest of
@@ -31,10 +39,24 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from .experiments import cached_result, run, run_key
+from .experiments import (
+    TEACHER_SEED,
+    cached_result,
+    profile_data,
+    run,
+    run_key,
+    training_code_version,
+    training_modules,
+)
 from .profiles import Profile, resolve_profile
 from .recipe import BASELINE, Recipe
-from .records import PartRecord, experiment_record_path, save_experiment_record
+from .records import (
+    PartRecord,
+    experiment_record_path,
+    load_experiment_record,
+    results_dir,
+    save_experiment_record,
+)
 from .registry import (
     BOOK_SEEDS,
     EXPERIMENTS,
@@ -48,7 +70,7 @@ from .registry import (
 )
 from .results import Comparison, Result
 
-__all__ = ["Task", "choose_on_validation", "plan", "reproduce", "run_cost"]
+__all__ = ["DoneRuns", "Task", "choose_on_validation", "plan", "reproduce", "run_cost"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,70 @@ class Task:
 
     def label(self) -> str:
         return f"{self.experiment}/{self.part} {self.arm!r} seed {self.seed}"
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.arm.startswith(TEACHER_PREFIX)
+
+
+TEACHER_PREFIX = "teacher of "
+
+
+class DoneRuns:
+    """The runs already made under a profile: the committed records, then the run cache.
+
+    A record's run counts when the training-code version stored for its
+    ``part/arm`` is today's version of that recipe's training path and its
+    data copy is this machine's: exactly the runs whose cache key would be
+    the same today. The records are read once; the cache is asked each time,
+    so runs finished during a campaign count at once.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.recorded: dict[str, Result] = {}
+        folder = results_dir() / profile.name
+        if not folder.is_dir():
+            return
+        source = profile_data(profile).source
+        versions: dict[tuple[str, ...], str] = {}
+        for path in sorted(folder.glob("*.json")):
+            record = load_experiment_record(path)  # a malformed record is a loud error, not a skip
+            for part in record.parts.values():
+                for comparison in part.comparisons():
+                    for arm, runs in comparison.results.items():
+                        modules = training_modules(runs[0].recipe)
+                        today = versions.setdefault(modules, training_code_version(modules))
+                        if record.training_code.get(f"{part.name}/{arm}") != today:
+                            continue
+                        for result in runs:
+                            if result.data_source == source:
+                                self.recorded.setdefault(run_key(result.recipe, profile, result.seed), result)
+
+    def get(self, recipe: Recipe, seed: int) -> Result | None:
+        """The run of ``recipe`` with ``seed``, from a current record or else the cache; None if neither has it.
+
+        The record comes first so that a run shared by several records (the
+        baseline) has one value across the book: the same run trained again
+        on another machine agrees only to float rounding at the first steps
+        (kernels differ), and training amplifies that to a different final
+        accuracy.
+        """
+        recorded = self.recorded.get(run_key(recipe, self.profile, seed))
+        return recorded if recorded is not None else cached_result(recipe, self.profile, seed)
+
+    def missing(self, tasks: list[Task]) -> list[Task]:
+        """The tasks still to train, in order: the runs nobody has, and the teachers they need.
+
+        A teacher is needed as a model, which only the run cache keeps; it is
+        trained only when a student still to train uses it.
+        """
+        students = [t for t in tasks if not t.is_teacher and self.get(t.recipe, t.seed) is None]
+        needed = {run_key(t.recipe.teacher, self.profile, TEACHER_SEED) for t in students
+                  if t.recipe.teacher is not None}
+        return [t for t in tasks if t in students or (
+            t.is_teacher and run_key(t.recipe, self.profile, t.seed) in needed
+            and cached_result(t.recipe, self.profile, t.seed) is None)]
 
 
 def run_cost(recipe: Recipe) -> float:
@@ -86,21 +172,22 @@ def _part_tasks(experiment: Experiment, part: Part, profile: Profile, chosen: st
     return tasks
 
 
-def plan(names: Sequence[str], profile: str | Profile, kinds: Sequence[str] | None = None) -> list[Task]:
+def plan(names: Sequence[str], profile: str | Profile, kinds: Sequence[str] | None = None,
+         done: DoneRuns | None = None) -> list[Task]:
     """The runs the named experiments need (``"all"`` for every one), in campaign order, each once.
 
     A teacher's run (seed :data:`~tricks_lab.experiments.TEACHER_SEED`) comes
     before the first student that needs it. Sweeps include their chosen
-    arm's extra seeds once the sweep's points exist in the cache.
+    arm's extra seeds once the sweep's points are ``done`` (default: the
+    run cache and the committed records).
     """
     profile = resolve_profile(profile)
+    done = DoneRuns(profile) if done is None else done
     kinds = kinds_for(profile.name) if kinds is None else kinds
     wanted = {e.name for e in EXPERIMENTS} if "all" in names else {experiment_for(n).name for n in names}
     for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"kinds must be among {KINDS}, got {kind!r}")
-    from .experiments import TEACHER_SEED
-
     tasks: list[Task] = []
     seen: set[str] = set()
     for experiment, part in all_parts():
@@ -108,9 +195,9 @@ def plan(names: Sequence[str], profile: str | Profile, kinds: Sequence[str] | No
             continue
         if profile.name in GPU_PROFILES and not part.on_gpu:
             continue
-        for task in _part_tasks(experiment, part, profile, _chosen(part, profile)):
+        for task in _part_tasks(experiment, part, profile, _chosen(part, profile, done)):
             if task.recipe.teacher is not None:
-                teacher = Task(task.experiment, task.part, f"teacher of {task.arm}", task.recipe.teacher,
+                teacher = Task(task.experiment, task.part, f"{TEACHER_PREFIX}{task.arm}", task.recipe.teacher,
                                TEACHER_SEED)
                 key = run_key(teacher.recipe, profile, TEACHER_SEED)
                 if key not in seen:
@@ -138,53 +225,77 @@ def choose_on_validation(comparison: Comparison, reference: str) -> str | None:
     return best
 
 
-def _collect(part: Part, profile: Profile, seeds: Sequence[int], arms: Sequence[str]) -> Comparison | None:
+def _collect(part: Part, profile: Profile, seeds: Sequence[int], arms: Sequence[str],
+             done: DoneRuns) -> Comparison | None:
     recipes = part.recipes
     results: dict[str, list[Result]] = {}
     for arm in arms:
-        runs = [cached_result(recipes[arm], profile, seed) for seed in seeds]
+        runs = [done.get(recipes[arm], seed) for seed in seeds]
         if any(r is None for r in runs):
             return None
         results[arm] = runs  # type: ignore[assignment]
     return Comparison(profile.name, tuple(seeds), results, paired=part.paired)
 
 
-def _chosen(part: Part, profile: Profile) -> str | None:
+def _points(part: Part, profile: Profile, done: DoneRuns) -> Comparison | None:
+    return _collect(part, profile, part.seeds, list(part.recipes), done)
+
+
+def _chosen(part: Part, profile: Profile, done: DoneRuns) -> str | None:
     if part.kind != "sweep":
         return None
-    points = _collect(part, profile, part.seeds, list(part.recipes))
+    points = _points(part, profile, done)
     return None if points is None else choose_on_validation(points, part.reference)
 
 
-def part_record(part: Part, profile: Profile) -> PartRecord | None:
-    """The part's comparison from the run cache, or None while a run is missing.
+def part_record(part: Part, profile: Profile, done: DoneRuns | None = None) -> PartRecord | None:
+    """The part's comparison from the ``done`` runs, or None while a run is missing.
 
-    A sweep's record holds every point on the grid seeds, plus the chosen arm
-    and the reference on all :data:`~tricks_lab.registry.BOOK_SEEDS` (as the
-    part's comparison when those exist).
+    A sweep's record holds every point on the grid seeds (``points``), plus
+    the chosen arm and the reference on all
+    :data:`~tricks_lab.registry.BOOK_SEEDS` (as the part's comparison).
     """
+    done = DoneRuns(profile) if done is None else done
     if part.kind != "sweep":
-        comparison = _collect(part, profile, part.seeds_for(profile.name), list(part.recipes))
+        comparison = _collect(part, profile, part.seeds_for(profile.name), list(part.recipes), done)
         return None if comparison is None else PartRecord(part.name, part.kind, part.budget, comparison)
-    chosen = _chosen(part, profile)
+    points = _points(part, profile, done)
+    if points is None:
+        return None
+    chosen = choose_on_validation(points, part.reference)
     if chosen is None:
         return None
-    full = _collect(part, profile, tuple(range(BOOK_SEEDS)), list(dict.fromkeys((part.reference, chosen))))
+    full = _collect(part, profile, tuple(range(BOOK_SEEDS)), list(dict.fromkeys((part.reference, chosen))), done)
     if full is None:
         return None
-    return PartRecord(part.name, part.kind, part.budget, full, chosen)
+    return PartRecord(part.name, part.kind, part.budget, full, chosen, points)
 
 
 def write_record(experiment: Experiment, profile: Profile, *, command: str | None = None,
-                 wall_seconds: float = 0.0) -> Path | None:
-    """(Re)write ``experiment``'s record from the cache with every complete part; None if none is."""
-    parts = [record for part in experiment.parts
+                 wall_seconds: float = 0.0, done: DoneRuns | None = None) -> Path | None:
+    """(Re)write ``experiment``'s record with every complete part; None if it would hold none.
+
+    A part of the existing record that today's runs cannot rebuild (its
+    training code has changed since) is kept as it was, with its versions.
+    """
+    done = DoneRuns(profile) if done is None else done
+    path = experiment_record_path(experiment.name, profile.name)
+    parts = {record.name: record for part in experiment.parts
              if part.kind in kinds_for(profile.name) and (part.on_gpu or profile.name not in GPU_PROFILES)
-             and (record := part_record(part, profile)) is not None]
+             and (record := part_record(part, profile, done)) is not None}
+    kept: dict[str, str] = {}
+    if path.is_file():
+        earlier = load_experiment_record(path)
+        for name, old in earlier.parts.items():
+            if name not in parts:
+                parts[name] = old
+                kept.update({key: version for key, version in earlier.training_code.items()
+                             if key.startswith(f"{name}/")})
     if not parts:
         return None
-    return save_experiment_record(experiment_record_path(experiment.name, profile.name), experiment.name,
-                                  profile.name, parts, command=command, wall_seconds=wall_seconds)
+    ordered = [parts[p.name] for p in experiment.parts if p.name in parts]
+    return save_experiment_record(path, experiment.name, profile.name, ordered, command=command,
+                                  wall_seconds=wall_seconds, versions=kept)
 
 
 def _train(task: Task, profile: Profile) -> Result:
@@ -239,49 +350,51 @@ def reproduce(
     command = " ".join(["python -m tricks_lab reproduce", *names, "--profile", profile.name])
     started = time.perf_counter()
     written: list[Path] = []
+    done = DoneRuns(profile)
     for round_ in range(2):  # a second round runs the seeds of the sweeps' chosen arms
-        tasks = plan(names, profile, kinds)
-        missing = [t for t in tasks if cached_result(t.recipe, profile, t.seed) is None]
-        per_unit = _seconds_per_unit(tasks, profile)
+        tasks = plan(names, profile, kinds, done)
+        missing = done.missing(tasks)
+        per_unit = _seconds_per_unit(tasks, done)
         units = sum(run_cost(t.recipe) for t in missing)
-        estimate = "unknown (no cached run to time)" if per_unit is None else \
-            f"{units * per_unit / 3600:.2f} CPU hours at {per_unit:.0f} s per baseline run"
-        out(f"{profile.name}: {len(tasks)} runs planned, {len(tasks) - len(missing)} cached, {len(missing)} "
-            f"to train ({units:.1f} baseline-run units; {estimate}); {jobs} job(s) x {threads} thread(s)")
+        estimate = "unknown (no run done to time)" if per_unit is None else \
+            f"{units * per_unit / 3600:.2f} hours at {per_unit:.0f} s per baseline run"
+        out(f"{profile.name}: {len(tasks)} runs planned, {len(tasks) - len(missing)} done (cached or recorded), "
+            f"{len(missing)} to train ({units:.1f} baseline-run units; {estimate}); "
+            f"{jobs} job(s) x {threads} thread(s)")
         if dry_run:
             for task in missing:
                 out(f"  {task.label()}: {run_cost(task.recipe):.2f} units")
             return written
         if not missing and round_ == 1:
             break
-        written += [p for p in _execute(missing, profile, jobs, threads, per_unit, out, command, started)
+        written += [p for p in _execute(missing, profile, jobs, threads, per_unit, out, command, started, done)
                     if p not in written]
     for experiment in {e.name: e for e in EXPERIMENTS}.values():
         if "all" in names or experiment.name in {experiment_for(n).name for n in names}:
-            path = write_record(experiment, profile, command=command, wall_seconds=time.perf_counter() - started)
+            path = write_record(experiment, profile, command=command, wall_seconds=time.perf_counter() - started,
+                                done=done)
             if path is not None and path not in written:
                 written.append(path)
     return written
 
 
-def _seconds_per_unit(tasks: list[Task], profile: Profile) -> float | None:
-    timed = [(r.train_seconds, run_cost(t.recipe)) for t in tasks
-             if (r := cached_result(t.recipe, profile, t.seed)) is not None]
+def _seconds_per_unit(tasks: list[Task], done: DoneRuns) -> float | None:
+    timed = [(r.train_seconds, run_cost(t.recipe)) for t in tasks if (r := done.get(t.recipe, t.seed)) is not None]
     if not timed:
         return None
     return sum(s for s, _ in timed) / sum(u for _, u in timed)
 
 
 def _execute(tasks: list[Task], profile: Profile, jobs: int, threads: int, per_unit: float | None,
-             out: Callable[[str], None], command: str, started: float) -> list[Path]:
+             out: Callable[[str], None], command: str, started: float, done: DoneRuns) -> list[Path]:
     written: list[Path] = []
     if not tasks:
         return written
     by_name = {e.name: e for e in EXPERIMENTS}
     pending = list(tasks)
     remaining_units = sum(run_cost(t.recipe) for t in pending)
-    done_units, done, total = 0.0, 0, len(pending)
-    teachers = {run_key(t.recipe, profile, t.seed) for t in pending if t.arm.startswith("teacher of ")}
+    done_units, trained, total = 0.0, 0, len(pending)
+    teachers = {run_key(t.recipe, profile, t.seed) for t in pending if t.is_teacher}
     pool_context = _InProcess() if jobs == 1 else ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,))
     with pool_context as pool:
@@ -302,7 +415,7 @@ def _execute(tasks: list[Task], profile: Profile, jobs: int, threads: int, per_u
             for future in finished:
                 task = running.pop(future)
                 result = future.result()  # a failed run stops the campaign loudly; finished runs stay cached
-                done += 1
+                trained += 1
                 done_units += run_cost(task.recipe)
                 remaining_units -= run_cost(task.recipe)
                 elapsed = time.perf_counter() - started
@@ -310,11 +423,11 @@ def _execute(tasks: list[Task], profile: Profile, jobs: int, threads: int, per_u
                 state = (f"diverged at step {result.history.diverged_step}" if result.diverged
                          else f"test {100 * result.test_acc:.2f}%"
                          + ("" if result.val_acc is None else f", val {100 * result.val_acc:.2f}%"))
-                out(f"[{done}/{total}] {task.label()}: {state}, {result.train_seconds:.0f} s; "
+                out(f"[{trained}/{total}] {task.label()}: {state}, {result.train_seconds:.0f} s; "
                     f"ETA {_duration(remaining_units * rate)}")
                 sys.stdout.flush()
                 path = write_record(by_name[task.experiment], profile, command=command,
-                                    wall_seconds=time.perf_counter() - started)
+                                    wall_seconds=time.perf_counter() - started, done=done)
                 if path is not None and path not in written:
                     written.append(path)
     return written
