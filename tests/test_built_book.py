@@ -63,3 +63,11 @@ def test_logo_favicon_footer_and_edit_button() -> None:
     assert "logo.svg" in html and "favicon.svg" in html
     assert "MIT License" in html
     assert "/edit/main/book/intro.md" in html
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_widgets_leave_no_dead_view_or_repr_in_the_static_page(chapter: str) -> None:
+    html = page(chapter)
+    # a widget cell is tagged remove-output: the static figure above it is what the page shows
+    for leftover in ("VBox(", "HBox(", "interactive(children", "application/vnd.jupyter.widget-view+json"):
+        assert leftover not in html, f"{chapter}: a widget's {leftover!r} reached the static page"

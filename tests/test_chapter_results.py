@@ -56,3 +56,16 @@ def test_the_result_prose_types_no_number_from_our_runs(chapter: str) -> None:
         prose = prose.replace("95%", "")  # the interval's level, not a result
         typed = re.findall(r"\d+(?:\.\d+)?\s*(?:%|points?\b)", prose)
         assert typed == [], f"{chapter}: typed numbers {typed} in the Result section; glue them from the record"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_widget_cell_hides_its_output_after_a_static_figure(chapter: str) -> None:
+    """The rendered book shows the figure drawn before a widget, never a dead widget view."""
+    cells = _cells(chapter)
+    for index, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or not re.search(r"\b\w+_explorer\(", source):
+            continue
+        assert "remove-output" in cell["metadata"].get("tags", []), f"{chapter}: cell {index} shows a widget"
+        nearby = "".join("".join(c["source"]) for c in cells[max(0, index - 3):index] if c["cell_type"] == "code")
+        assert re.search(r"\bfig = \w+\(", nearby), f"{chapter}: widget cell {index} has no static figure before it"

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from tricks_lab import estimates
-from tricks_lab.estimates import chapter_estimate, gpu_rate, image_flops, run_flops
+from tricks_lab.estimates import chapter_estimate, estimate_table, gpu_rate, image_flops, run_flops
 from tricks_lab.profiles import PROFILES
 from tricks_lab.recipe import BASELINE
 from tricks_lab.registry import EXPERIMENTS, LIVE_SEEDS, live_arms, live_runs
@@ -94,3 +94,11 @@ def test_setup_prints_the_chapters_estimate(capsys: pytest.CaptureFixture[str], 
     assert f"live:    {env.live}" in capsys.readouterr().out
     assert setup("smoke", chapter="summary").live is None
     assert torch.device("cpu") == env.device
+
+
+def test_the_table_has_a_linked_row_per_chapter_in_book_order() -> None:
+    rows = estimate_table(("Tesla T4", "Some Future GPU")).splitlines()
+    assert rows[0].startswith("| chapter | live runs | PFLOP (short) | T4 (min) | Some Future GPU (min) |")
+    chapters = [row.split("`")[1] for row in rows[2:]]
+    assert chapters == sorted(CHAPTERS)
+    assert all(row.split(" | ")[4] == "n/a" for row in rows[2:])  # no rate for an unknown GPU

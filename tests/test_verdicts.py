@@ -97,3 +97,27 @@ def test_summary_figure_draws_with_or_without_records(tmp_path: Path, monkeypatc
     monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
     fig = verdicts.summary_figure("lab")
     assert "not measured yet" in fig.axes[0].texts[0].get_text()
+
+
+def test_missing_parts_are_announced_once_per_experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    monkeypatch.setattr(verdicts, "_ANNOUNCED", set())
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
+    assert verdicts.missing_parts("06_cutout") == ["main", "longer", "length"]
+    for part in ("main", "longer", "length"):
+        assert verdicts.show_part("06_cutout", part) is None
+    assert len(shown) == 1
+    note = shown[0].data
+    assert "<code>main</code>, <code>longer</code>, <code>length</code>" in note
+    assert "python -m tricks_lab reproduce 06_cutout --profile lab" in note and 'class="admonition note"' in note
+    verdicts.show_part("07_random_erasing", "main")  # another experiment on the same page says it again
+    assert len(shown) == 2
+
+
+def test_a_gpu_profile_does_not_miss_the_parts_it_never_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    assert verdicts.missing_parts("12_bag_of_tricks", "short") == ["added"]
+    assert verdicts.missing_parts("12_bag_of_tricks", "lab") == ["added", "removed", "added_longer"]

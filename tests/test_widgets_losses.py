@@ -19,7 +19,6 @@ from tricks_lab.widgets.losses import (
     t_squared_figure,
     temperature_explorer,
     temperature_figure,
-    temperature_sweep_figure,
 )
 
 LOGITS = torch.tensor([9.0, 6.0, 3.0, 1.0, 0.0, -1.0, 2.0, -2.0, 0.5, -0.5])
@@ -73,7 +72,6 @@ def test_temperature_figures() -> None:
     scaled, plain = (line.get_ydata() for line in fig.axes[0].get_lines()[:2])
     assert max(scaled) / min(scaled) < 2 and plain[0] / plain[-1] > 1000
     assert_labelled(fig)
-    assert_labelled(temperature_sweep_figure({1.0: [0.3], 4.0: [0.35, 0.36]}, {"teacher": 0.4}))
 
 
 @pytest.mark.parametrize(
@@ -89,7 +87,6 @@ def test_temperature_figures() -> None:
         (lambda: temperature_figure(LOGITS, 2.0, ["a"]), ValueError, "class_names must name all 10"),
         (lambda: temperature_figure(torch.ones(1)), ValueError, "at least 2 class logits"),
         (lambda: t_squared_figure(temperatures=()), ValueError, "temperatures must not be empty"),
-        (lambda: temperature_sweep_figure({4.0: []}), ValueError, "at least one run"),
     ],
 )
 def test_figures_reject_bad_arguments(call: object, error: type, match: str) -> None:

@@ -189,30 +189,19 @@ def test_ricap_explorer_draws_the_boundary_its_sliders_set(monkeypatch) -> None:
                                            values["seed"]))
 
 
-def test_train_test_summary_marks_mixed_rows() -> None:
-    comparison = fake_comparison({"baseline": {0: 0.5, 1: 0.6}, "mixup": {0: 0.4, 1: 0.5}}, 4)
-    text = W.train_test_summary(comparison)
-    lines = text.splitlines()
-    assert lines[2].startswith("baseline") and "*" not in lines[2]
-    assert lines[3].startswith("mixup") and "*" in lines[3] and "55.00" in lines[2]
-    assert "dominant label" in lines[-1]
-
-
-def test_budget_figure_and_sentence_follow_the_numbers() -> None:
-    short = fake_comparison({"baseline": {0: 0.50, 1: 0.52, 2: 0.54}, "mixup": {0: 0.40, 1: 0.42, 2: 0.44}}, 8)
-    long = fake_comparison({"baseline": {0: 0.60}, "mixup": {0: 0.58}}, 16)
-    fig = W.budget_figure({"8": short, "16": long})
-    assert labelled(fig.axes[0]) and [int(t) for t in fig.axes[0].get_xticks()] == [8, 16]
-    baseline_line = fig.axes[0].get_lines()[0]  # joins the means over seed 0, the seed both budgets ran
-    assert list(baseline_line.get_ydata()) == pytest.approx([50.0, 60.0])
-    with pytest.raises(ValueError, match="share no seed"):
-        W.budget_figure({"8": short, "16": fake_comparison({"baseline": {5: 0.6}, "mixup": {5: 0.5}}, 16)})
-    sentence = W.budget_gap_sentence(short, long, "mixup")
-    assert "10.00 points behind the baseline after 8 epochs" in sentence
-    assert "2.00 points behind the baseline after 16 epochs" in sentence
-    assert "moved by 8.00 points in mixup's favour" in sentence
-    assert "more than twice" in sentence
-    close = fake_comparison({"baseline": {0: 0.60}, "mixup": {0: 0.51}}, 16)
-    assert "cannot tell it from seed noise" in W.budget_gap_sentence(short, close, "mixup")
-    with pytest.raises(ValueError, match="has no recipe 'cutmix'"):
-        W.budget_gap_sentence(short, long, "cutmix")
+def test_gap_change_sentence_reads_the_paired_change_of_the_gap() -> None:
+    main = fake_comparison({"baseline": {0: 0.50, 1: 0.52, 2: 0.54}, "mixup": {0: 0.40, 1: 0.43, 2: 0.44}}, 8)
+    longer = fake_comparison({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.58, 1: 0.61, 2: 0.62}}, 24)
+    sentence = W.gap_change_sentence(main, longer, "mixup", 3.0)
+    # per seed the gap moves from -10, -9, -10 to -2, -1, -2 points: +8 each
+    assert "from the recipe's budget to 3x the epochs" in sentence and "changes by +8.00 points" in sentence
+    assert "over 3 seeds" in sentence and "in mixup's favour" in sentence
+    noisy = fake_comparison({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.55, 1: 0.44, 2: 0.60}}, 24)
+    assert "cannot tell this change from no change" in W.gap_change_sentence(main, noisy, "mixup")
+    worse = fake_comparison({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.40, 1: 0.43, 2: 0.43}}, 24)
+    assert "against mixup" in W.gap_change_sentence(main, worse, "mixup")
+    assert "not measured yet" in W.gap_change_sentence(main, None, "mixup", 3.0)
+    one = fake_comparison({"baseline": {0: 0.60}, "mixup": {0: 0.58}}, 24)
+    assert "too few for an interval" in W.gap_change_sentence(main, one, "mixup")
+    with pytest.raises(ValueError, match="has no arm 'cutmix'"):
+        W.gap_change_sentence(main, longer, "cutmix")

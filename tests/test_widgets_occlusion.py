@@ -11,11 +11,8 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 
 from explorers import drawn_images, explorer_draw, same_images  # noqa: E402
-from tricks_lab.experiments import Comparison, Result  # noqa: E402
 from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
 from tricks_lab.occlusion import occlude, sample_cutout, sample_random_erasing  # noqa: E402
-from tricks_lab.recipe import BASELINE  # noqa: E402
-from tricks_lab.train import History  # noqa: E402
 from tricks_lab.widgets import occlusion as W  # noqa: E402
 from tricks_lab.widgets.augmentation import normalised_batch  # noqa: E402
 
@@ -29,17 +26,6 @@ def close_figures():
 @pytest.fixture
 def images() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-
-
-def fake_comparison(accuracies: dict[str, tuple]) -> Comparison:
-    """Runs with given test accuracies and the recipe each name implies."""
-    results = {}
-    for name, accs in accuracies.items():
-        recipe = BASELINE if name == "baseline" else BASELINE.replace(
-            occlusion="cutout", cutout_length=int(name.split()[-1]))
-        results[name] = [Result(recipe, "smoke", seed, acc, History(), 1.0, 1.0, "fake", "cpu", "fp32")
-                         for seed, acc in enumerate(accs)]
-    return Comparison("smoke", tuple(range(len(next(iter(accuracies.values()))))), results)
 
 
 def labelled(ax) -> bool:
@@ -76,16 +62,6 @@ def test_cutout_coverage_figure_is_labelled_and_shows_clipping() -> None:
     assert "inside: mean 64 px" in legend
     with pytest.raises(ValueError, match="length must be <= size"):
         W.cutout_coverage_figure(length=20, size=16)
-
-
-def test_length_sweep_figure_reads_lengths_off_the_recipes() -> None:
-    comparison = fake_comparison({"baseline": (0.5,), "cutout 8": (0.52,), "cutout 16": (0.51,)})
-    fig = W.length_sweep_figure(comparison)
-    ax = fig.axes[0]
-    assert labelled(ax) and list(ax.get_xticks()) == [0, 8, 16]
-    assert np.allclose(ax.lines[0].get_ydata(), [50, 52, 51])
-    with pytest.raises(TypeError, match="Comparison"):
-        W.length_sweep_figure({"baseline": []})
 
 
 def test_erasing_figures_build_and_are_labelled(images: np.ndarray) -> None:
@@ -135,18 +111,6 @@ def test_occluded_fraction_figure_compares_cutout_and_erasing() -> None:
     assert "untouched 0%" in texts[0] and "untouched 5" in texts[1]
     with pytest.raises(TypeError, match="OcclusionParams"):
         W.occluded_fraction_figure({"x": 1})
-
-
-def test_describe_difference_follows_the_numbers() -> None:
-    one_seed = fake_comparison({"baseline": (0.5,), "cutout 16": (0.6,)})
-    assert "single seed" in W.describe_difference(one_seed, "cutout 16", "budget")
-    clear = fake_comparison({"baseline": (0.50, 0.51, 0.49), "cutout 16": (0.60, 0.61, 0.59)})
-    assert "beyond seed noise" in W.describe_difference(clear, "cutout 16", "budget")
-    noisy = fake_comparison({"baseline": (0.50, 0.60, 0.40), "cutout 16": (0.51, 0.61, 0.41)})
-    sentence = W.describe_difference(noisy, "cutout 16", "budget")
-    assert "within seed noise" in sentence and "+1.00 points" in sentence
-    with pytest.raises(ValueError, match="baseline"):
-        W.describe_difference(clear, "baseline", "budget")
 
 
 def test_explorers_build(images: np.ndarray) -> None:

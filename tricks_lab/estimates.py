@@ -29,6 +29,7 @@ The time is ``FLOPs / rate + steps * overhead``:
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -36,12 +37,12 @@ import torch
 from .build import make_model, scaled_batch_size
 from .profiles import PROFILES, Profile, resolve_profile
 from .recipe import Recipe
-from .registry import live_runs
+from .registry import EXPERIMENTS, live_runs
 from .sizes import run_steps
 
 __all__ = [
     "GPU_PEAK_FLOPS", "STEP_OVERHEAD_S", "SUSTAINED_FRACTION", "ChapterEstimate", "chapter_estimate",
-    "cpu_rate", "gpu_rate", "image_flops", "run_flops",
+    "cpu_rate", "estimate_table", "gpu_rate", "image_flops", "run_flops",
 ]
 
 GPU_PEAK_FLOPS: dict[str, float] = {
@@ -146,3 +147,25 @@ def chapter_estimate(chapter: str, profile: str | Profile = "auto", device: str 
         rate, overhead = gpu_rate(device), STEP_OVERHEAD_S
     seconds = None if rate is None else flops / rate + steps * overhead
     return ChapterEstimate(chapter, profile.name, len(runs), flops, steps, device, seconds)
+
+
+def estimate_table(devices: Sequence[str] = ("Tesla T4", "NVIDIA L4", "NVIDIA A100", "NVIDIA H100")) -> str:
+    """A Markdown table: every chapter's live runs under ``short``, their FLOPs and minutes on ``devices``.
+
+    A last column gives the CI profile (``smoke``) on a CPU at :func:`cpu_rate`.
+    Chapters are ``{doc}`` links (render with myst-nb's ``render_markdown_format: myst``).
+    """
+    short = [d.removeprefix("NVIDIA ").removeprefix("Tesla ") for d in devices]
+    lines = ["| chapter | live runs | PFLOP (short) | " + " | ".join(f"{d} (min)" for d in short)
+             + " | CPU, smoke (min) |", "|---" * (len(devices) + 4) + "|"]
+    for chapter in sorted(c for experiment in EXPERIMENTS for c in experiment.chapters):
+        on_gpus = [chapter_estimate(chapter, "short", device) for device in devices]
+        cpu = chapter_estimate(chapter, "smoke", "cpu")
+        cells = [_minutes(e.seconds) for e in (*on_gpus, cpu)]
+        lines.append(f"| {{doc}}`{chapter}` | {on_gpus[0].runs} | {on_gpus[0].flops / 1e15:.1f} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 60:.1f}"

@@ -355,8 +355,11 @@ def experiment_for(name: str) -> Experiment:
     raise KeyError(f"no experiment or chapter called {name!r}; known: {known}")
 
 
-CHAPTER_LIVE: dict[str, tuple[str, ...]] = {"04_ricap": ("baseline", "RICAP"), "09_mixup": ("baseline", "mixup")}
-"""The live arms of chapters that share an experiment's main part, where they differ from the part's own."""
+CHAPTER_LIVE: dict[str, tuple[str, ...]] = {
+    "04_ricap": ("baseline", "RICAP"), "09_mixup": ("baseline", "mixup"),
+    "07_random_erasing": ("baseline", "random erasing"),
+}
+"""Chapters whose live arms are not their first part's reference and next arm: their own trick."""
 
 
 def live_arms(chapter: str) -> dict[str, Recipe]:

@@ -5,9 +5,9 @@ Each chapter's verdict comes from ``book/results/<profile>/<experiment>.json``
 
 - :func:`show_part` displays a part's table (mean +/- std per arm, the paired
   difference to the reference with its 95% interval and a verdict word) and
-  the figure of the per-seed paired differences, or, when the record or the
-  part does not exist yet, one short note saying so and the command that
-  makes it;
+  the figure of the per-seed paired differences; when parts do not exist
+  yet, the page says so once (:func:`missing_note`), with the command that
+  makes them;
 - :func:`glue_part` hands the numbers and a generated sentence per arm to
   myst-nb's ``glue``, so the prose cites them as ``{glue:md}`key``` and
   they change with the record (a missing record glues "not measured yet");
@@ -17,19 +17,20 @@ Each chapter's verdict comes from ``book/results/<profile>/<experiment>.json``
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from .records import ExperimentRecord, MissingRecord, PartRecord, stored_experiment
-from .registry import EXPERIMENTS, experiment_for
+from .registry import EXPERIMENTS, GPU_PROFILES, experiment_for, kinds_for
 from .results import Comparison, verdict
 from .stats import Difference
 
 __all__ = [
     "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "difference_sentence", "glue_part", "glue_key", "glue_power",
-    "load_part", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
+    "load_part", "missing_note", "missing_parts", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
     "show_part", "summary_rows",
 ]
 
@@ -142,16 +143,44 @@ def paired_difference_figure(comparison: Comparison, title: str | None = None) -
     return fig
 
 
+_ANNOUNCED: set[tuple[str, str]] = set()
+"""(experiment, profile) whose missing parts this kernel has announced: a page says it once."""
+
+
+def missing_parts(experiment: str, profile: str = "lab") -> list[str]:
+    """The parts of ``experiment`` that ``profile``'s campaign runs and its stored record lacks."""
+    found = experiment_for(experiment)
+    record = stored_experiment(found.name, profile)
+    stored = {} if isinstance(record, MissingRecord) else record.parts
+    return [p.name for p in found.parts if p.kind in kinds_for(profile)
+            and (p.on_gpu or profile not in GPU_PROFILES) and p.name not in stored]
+
+
+def missing_note(experiment: str, profile: str = "lab") -> str:
+    """One admonition (HTML, as Jupyter and the book both render it) naming every missing part and its command."""
+    parts = ", ".join(f"<code>{html.escape(p)}</code>" for p in missing_parts(experiment, profile))
+    command = html.escape(experiment_for(experiment).command(profile))
+    return (f'<div class="admonition note"><p class="admonition-title">Not measured yet</p>'
+            f"<p>The stored <code>{profile}</code> record has no {parts} part yet, so those sections "
+            f"stay empty and their sentences say &ldquo;{NOT_MEASURED}&rdquo;. "
+            f"<code>{command}</code> makes them.</p></div>")
+
+
 def show_part(experiment: str, part: str, profile: str = "lab", *, figure: bool = True) -> PartRecord | None:
-    """Display a stored part's table and paired-difference figure, or one note that it is missing."""
-    from IPython.display import Markdown, display
+    """Display a stored part's table and paired-difference figure.
+
+    A missing part displays nothing, except the first one of its experiment
+    in this kernel, which displays :func:`missing_note` for them all.
+    """
+    from IPython.display import HTML, Markdown, display
 
     name = experiment_for(experiment).name
     record = stored_experiment(name, profile)
     stored = None if isinstance(record, MissingRecord) else record.parts.get(part)
     if stored is None:
-        command = experiment_for(experiment).command(profile)
-        display(Markdown(f"*No stored `{profile}` result for this comparison yet: `{command}` makes it.*"))
+        if (name, profile) not in _ANNOUNCED:
+            _ANNOUNCED.add((name, profile))
+            display(HTML(missing_note(name, profile)))
         return None
     assert isinstance(record, ExperimentRecord)
     display(stored.comparison)

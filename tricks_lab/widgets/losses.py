@@ -38,7 +38,6 @@ __all__ = [
     "t_squared_figure",
     "temperature_explorer",
     "temperature_figure",
-    "temperature_sweep_figure",
 ]
 
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
@@ -307,40 +306,5 @@ def t_squared_figure(
     ax.axhline(hard, color="0.4", ls="--", lw=1, label="hard-label cross entropy")
     ax.set(xlabel="temperature T (log scale)", ylabel="gradient norm $\\|\\partial L / \\partial z\\|$ (batch of 64)",
            title="Why the distillation term is multiplied by $T^2$")
-    ax.legend(fontsize=8)
-    return fig
-
-
-def temperature_sweep_figure(
-    accuracies: Mapping[float, Sequence[float]], references: Mapping[str, float] | None = None
-) -> Figure:
-    """Student test accuracy (%) against the distillation temperature ``T``, with reference lines.
-
-    ``T`` is the temperature of ``softmax(z / T)`` in the distillation loss of
-    Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network".
-
-    ``accuracies`` maps each temperature to the final test accuracies (fractions)
-    of its seeds (dots; the line joins the means); ``references`` maps a name
-    (e.g. "student alone", "teacher") to an accuracy drawn as a horizontal line.
-    """
-    _check_nonempty_mapping("accuracies", accuracies)
-    for t, values in accuracies.items():
-        check_positive("temperature", t)
-        if len(values) == 0:
-            raise ValueError(f"accuracies[{t}] must hold at least one run's accuracy")
-    temperatures = sorted(accuracies)
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for t in temperatures:
-        values = 100 * np.asarray(accuracies[t], dtype=float)
-        ax.scatter(np.full(len(values), t), values, s=18, color="tab:orange", zorder=3)
-    means = [100 * float(np.mean(accuracies[t])) for t in temperatures]
-    ax.plot(temperatures, means, "-", color="tab:orange", label="distilled student (mean over seeds)")
-    for colour, (name, value) in zip(("0.3", "tab:green", "tab:purple", "tab:red"), (references or {}).items()):
-        ax.axhline(100 * value, color=colour, ls="--", lw=1, label=f"{name}: {100 * value:.1f} %")
-    ax.set_xscale("log")
-    ax.set_xticks(temperatures, [f"{t:g}" for t in temperatures])
-    ax.minorticks_off()
-    ax.set(xlabel="distillation temperature T (log scale)", ylabel="test accuracy (%)",
-           title="Temperature sweep")
     ax.legend(fontsize=8)
     return fig

@@ -11,13 +11,13 @@ to 1, mixing before or after it gives the same batch.
   :func:`mixup_pair_figure`, :func:`cutmix_lambda_figure`, :func:`mixup_explorer`.
 - RICAP (Takahashi et al., 2018): :func:`ricap_figure`, :func:`ricap_beta_figure`,
   :func:`ricap_explorer`.
-- Shared: :func:`mixed_grid_figure` (a grid of mixed batches), and for the experiments
-  :func:`budget_figure`, :func:`budget_gap_sentence` and :func:`train_test_summary`.
+- Shared: :func:`mixed_grid_figure` (a grid of mixed batches), and for the stored verdict
+  :func:`gap_change_sentence` (how an arm's gap to the baseline moves with the budget).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -47,14 +47,14 @@ from ..mixing import (
     sample_symmetric_beta,
 )
 from ..plotting import to_display
+from ..stats import paired_interval
 from . import explorer
 from .augmentation import normalised_batch
 
 __all__ = [
     "METHODS",
-    "budget_figure",
-    "budget_gap_sentence",
     "cutmix_lambda_figure",
+    "gap_change_sentence",
     "lambda_distribution_figure",
     "mixed_grid_figure",
     "mixup_explorer",
@@ -63,7 +63,6 @@ __all__ = [
     "ricap_boundary_law",
     "ricap_explorer",
     "ricap_figure",
-    "train_test_summary",
 ]
 
 METHODS = ("mixup", "cutmix", "ricap")
@@ -482,127 +481,33 @@ def mixed_grid_figure(
     return fig
 
 
-def train_test_summary(comparisons: Comparison | Mapping[str, Comparison]) -> str:
-    """A text table per recipe: final training loss, training accuracy, test accuracy (means over seeds).
+def gap_change_sentence(main: Comparison | None, longer: Comparison | None, arm: str,
+                        budget: float | None = None) -> str:
+    """A sentence on how ``arm``'s paired gap to the reference moves from one budget to a longer one.
 
-    For a mixed recipe the training loss is the soft-target cross entropy, bounded below
-    by the targets' entropy, and the training accuracy counts a batch image as correct
-    when the prediction is its *dominant* label, the argmax of the soft target (as
-    :func:`tricks_lab.train.fit` records it); both are measured on the mixed training
-    batches, so neither is comparable with an unmixed run's. Test accuracy is on plain
-    test images for every recipe.
+    ``main`` and ``longer`` are the same arms at the recipe's budget and at ``budget`` times its
+    epochs (e.g. the stored parts ``main`` and ``longer``), ``None`` where not measured yet. Per
+    seed run at both budgets the change is ``(arm - reference)`` at the longer budget minus
+    ``(arm - reference)`` at the recipe's; the sentence gives its mean and 95% paired t interval,
+    in test accuracy points, and reads the interval whichever way the runs came out.
     """
-    if isinstance(comparisons, Comparison):
-        comparisons = {"": comparisons}
-    if not comparisons:
-        raise ValueError("comparisons must name at least one comparison")
-    header = f"{'recipe':<28}{'seeds':>6}{'train loss':>12}{'train acc %':>13}{'test acc %':>12}"
-    lines = [header, "-" * len(header)]
-    for group, comparison in comparisons.items():
+    later = "a longer budget" if budget is None else f"{budget:g}x the epochs"
+    if main is None or longer is None:
+        return f"{arm}: the change of its gap between the recipe's budget and {later} is not measured yet."
+    for name, comparison in (("main", main), ("longer", longer)):
         if not isinstance(comparison, Comparison):
-            raise TypeError(f"comparisons[{group!r}] must be a Comparison, got {type(comparison).__name__}")
-        for name, runs in comparison.results.items():
-            mixing_name = runs[0].recipe.mixing
-            label = f"{name} ({group})" if group else name
-            mark = "*" if mixing_name != "none" else ""
-            lines.append(f"{label:<28}{len(runs):>6}"
-                         f"{np.mean([r.history.train_loss[-1] for r in runs]):>12.3f}"
-                         f"{100 * np.mean([r.history.train_acc[-1] for r in runs]):>12.1f}{mark:1}"
-                         f"{100 * np.mean([r.test_acc for r in runs]):>12.2f}")
-    lines.append("* mixed training batches: loss against soft targets, accuracy against the dominant label")
-    return "\n".join(lines)
-
-
-def _runs_by_name(comparisons: Mapping[str, Comparison]) -> dict[str, list[tuple[int, dict[int, float]]]]:
-    """``{recipe name: [(epochs trained, {seed: test accuracy in %}), ...]}`` over the budgets."""
-    out: dict[str, list[tuple[int, dict[int, float]]]] = {}
-    for comparison in comparisons.values():
-        if not isinstance(comparison, Comparison):
-            raise TypeError(f"comparisons must map budget names to Comparisons, got {type(comparison).__name__}")
-        for name, runs in comparison.results.items():
-            epochs = len(runs[0].history.epoch)
-            out.setdefault(name, []).append((epochs, {r.seed: 100 * r.test_acc for r in runs}))
-    return out
-
-
-def budget_figure(comparisons: Mapping[str, Comparison], title: str | None = None) -> Figure:
-    """Test accuracy against the training budget (epochs actually trained), one colour a recipe.
-
-    ``comparisons`` maps a budget's name to a :class:`~tricks_lab.experiments.Comparison`
-    whose recipes carry the same names in every budget (e.g. ``"baseline"``, ``"mixup"``).
-    Dots are seeds, those run at every budget outlined in black. Each line joins the
-    recipe's means over the seeds that every budget ran, so a seed's luck enters every
-    point of the line alike (a longer budget run with fewer seeds is compared like for like).
-    """
-    if not comparisons:
-        raise ValueError("comparisons must name at least one budget")
-    shared = sorted(set.intersection(*(set(c.seeds) for c in comparisons.values())))
-    if not shared:
-        raise ValueError("the budgets share no seed, so their means cannot be joined like for like")
-    fig, ax = plt.subplots(figsize=(6.6, 3.9), layout="constrained")
-    by_name = _runs_by_name(comparisons)
-    for index, (colour, (name, points)) in enumerate(zip(_COLOURS * 3, by_name.items())):
-        points.sort(key=lambda point: point[0])
-        offset = (index - (len(by_name) - 1) / 2) * 0.12
-        for i, (epochs, accs) in enumerate(points):
-            for in_all in (True, False):
-                ys = [acc for seed, acc in accs.items() if (seed in shared) == in_all]
-                ax.scatter(np.full(len(ys), epochs + offset), ys, s=24, color=colour, zorder=3,
-                           edgecolors="black" if in_all else colour, linewidths=1.0 if in_all else 0.0,
-                           label=name if i == 0 and in_all else None)
-        joined = [(epochs + offset, np.mean([accs[s] for s in shared])) for epochs, accs in points
-                  if all(s in accs for s in shared)]
-        ax.plot([p[0] for p in joined], [p[1] for p in joined], "-", color=colour, lw=1.2)
-    epochs_trained = sorted({p[0] for points in by_name.values() for p in points})
-    ax.set_xticks(epochs_trained)
-    seeds_text = f"seed{'s' if len(shared) > 1 else ''} {', '.join(map(str, shared))}"
-    ax.set(xlabel="epochs trained (under this profile)", ylabel="test accuracy (%)",
-           title=title or "Test accuracy at several budgets")
-    ax.plot([], [], "-", color="0.4", label=f"line: mean over {seeds_text} (run at every budget)")
-    ax.legend(fontsize=8)
-    return fig
-
-
-def budget_gap_sentence(
-    short: Comparison, long: Comparison, trick: str, baseline: str = "baseline"
-) -> str:
-    """A sentence, computed from the numbers, on how ``trick``'s gap to ``baseline`` changes with the budget.
-
-    The gap is ``mean(trick) - mean(baseline)`` in test accuracy points. It is compared on
-    the seeds both budgets share (so a seed's luck counts in both) and set against the
-    baseline's seed spread (standard deviation) at the short budget; a change of the gap
-    smaller than twice that spread is called indistinguishable from seed noise.
-    """
-    for name, comparison in (("short", short), ("long", long)):
-        if not isinstance(comparison, Comparison):
-            raise TypeError(f"{name} must be a Comparison, got {type(comparison).__name__}")
-        for recipe in (trick, baseline):
-            if recipe not in comparison.results:
-                raise ValueError(f"{name} has no recipe {recipe!r}; it has {sorted(comparison.results)}")
-    shared = sorted(set(short.seeds) & set(long.seeds))
-    if not shared:
-        raise ValueError(f"the budgets share no seed: {list(short.seeds)} and {list(long.seeds)}")
-
-    def gap(comparison: Comparison) -> float:
-        acc = {name: {r.seed: 100 * r.test_acc for r in comparison.results[name]} for name in (trick, baseline)}
-        return float(np.mean([acc[trick][s] - acc[baseline][s] for s in shared]))
-
-    epochs = [len(c.results[baseline][0].history.epoch) for c in (short, long)]
-    base_accs = [100 * r.test_acc for r in short.results[baseline]]
-    spread = float(np.std(base_accs, ddof=1)) if len(base_accs) > 1 else float("nan")
-    g_short, g_long = gap(short), gap(long)
-    change = g_long - g_short
-
-    def where(g: float) -> str:
-        return f"{abs(g):.2f} points {'behind' if g < 0 else 'ahead of'} the baseline"
-
-    seeds = f"seed{'s' if len(shared) > 1 else ''} {', '.join(map(str, shared))}"
-    favour = f"in {trick}'s favour" if change > 0 else f"against {trick}"
-    text = (f"On {seeds}, {trick} is {where(g_short)} after {epochs[0]} epochs and {where(g_long)} after "
-            f"{epochs[1]} epochs: the difference moved by {abs(change):.2f} points {favour}")
-    if np.isnan(spread):
-        return text + ", with no seed spread to compare it with."
-    verdict = (f"less than twice the baseline's seed spread ({spread:.2f} points), so these runs cannot "
-               "tell it from seed noise" if abs(change) < 2 * spread else
-               f"more than twice the baseline's seed spread ({spread:.2f} points)")
-    return f"{text}; that change is {verdict}."
+            raise TypeError(f"{name} must be a Comparison or None, got {type(comparison).__name__}")
+        if arm not in comparison.results:
+            raise ValueError(f"{name} has no arm {arm!r}; it has {sorted(comparison.results)}")
+    before, after = main.paired_differences(arm), longer.paired_differences(arm)
+    seeds = sorted(set(before) & set(after))
+    if len(seeds) < 2:
+        return (f"{arm}: {len(seeds)} seed{'' if len(seeds) == 1 else 's'} ran at both budgets, "
+                "too few for an interval on the change of its gap.")
+    d = paired_interval([after[s] for s in seeds], [before[s] for s in seeds])
+    reading = (f"the longer budget moves the gap in {arm}'s favour" if d.low > 0 else
+               f"the longer budget moves the gap against {arm}" if d.high < 0 else
+               "the seeds cannot tell this change from no change")
+    return (f"{arm}: from the recipe's budget to {later}, its gap to {main.baseline} changes by "
+            f"{100 * d.estimate:+.2f} points (95% paired interval [{100 * d.low:+.2f}, {100 * d.high:+.2f}] "
+            f"over {len(seeds)} seeds); {reading}.")

@@ -8,8 +8,7 @@ so what is shown is what the training loader's ``"float"`` hook does: a fill
 of 0 is the dataset mean, and the images are shown un-normalised.
 
 - Cutout (DeVries & Taylor, 2017): :func:`cutout_figure`,
-  :func:`cutout_coverage_figure`, :func:`length_sweep_figure`,
-  :func:`cutout_explorer`.
+  :func:`cutout_coverage_figure`, :func:`cutout_explorer`.
 - Random Erasing (Zhong et al., 2020): :func:`erasing_figure`,
   :func:`erasing_statistics_figure`, :func:`fill_figure`,
   :func:`occluded_fraction_figure`, :func:`erasing_explorer`.
@@ -28,7 +27,6 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import NullFormatter
 
 from .._validation import check_increasing_pair, check_positive_int
-from ..experiments import Comparison
 from ..loader import CIFAR10_MEAN, CIFAR10_STD
 from ..occlusion import (
     Fill,
@@ -46,12 +44,10 @@ __all__ = [
     "cutout_coverage_figure",
     "cutout_explorer",
     "cutout_figure",
-    "describe_difference",
     "erasing_explorer",
     "erasing_figure",
     "erasing_statistics_figure",
     "fill_figure",
-    "length_sweep_figure",
     "occluded_fraction_figure",
 ]
 
@@ -161,34 +157,6 @@ def cutout_coverage_figure(
     axes[2].set(title="Hole area", xlabel="hole area (pixels)", ylabel="fraction of holes")
     axes[2].legend(fontsize=8)
     fig.suptitle(f"Cutout with l = {length} on {size} x {size} images ({samples} draws)", fontsize=10)
-    return fig
-
-
-def length_sweep_figure(comparison: Comparison, title: str | None = None) -> Figure:
-    """Test accuracy against Cutout's hole side length ``l`` (pixels; 0 = no Cutout).
-
-    One dot a seed, the mean as a line; the lengths are read off the recipes
-    (``occlusion == "none"`` plots at 0, else ``cutout_length``).
-    """
-    if not isinstance(comparison, Comparison):
-        raise TypeError(f"comparison must be a Comparison, got {type(comparison).__name__}")
-    points = []
-    for name, runs in comparison.results.items():
-        recipe = runs[0].recipe
-        if recipe.occlusion not in ("none", "cutout"):
-            raise ValueError(f"recipe {name!r} uses occlusion={recipe.occlusion!r}; expected 'none' or 'cutout'")
-        length = 0 if recipe.occlusion == "none" else recipe.cutout_length
-        points.append((length, [100 * r.test_acc for r in runs]))
-    points.sort()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
-    for length, accs in points:
-        ax.scatter(np.full(len(accs), length), accs, s=20, color="tab:blue", zorder=3)
-    ax.plot([p[0] for p in points], [np.mean(p[1]) for p in points], "-", color="black", lw=1,
-            label="mean over seeds")
-    ax.set_xticks([p[0] for p in points])
-    ax.set(xlabel="hole side length l (pixels; 0 = no Cutout)", ylabel="test accuracy (%)",
-           title=title or f"Cutout hole size, profile {comparison.profile}, seeds {list(comparison.seeds)}")
-    ax.legend(fontsize=8)
     return fig
 
 
@@ -378,26 +346,3 @@ def erasing_explorer(images: np.ndarray | torch.Tensor) -> Any:
         log_ratio=widgets.Checkbox(True, description="log-uniform ratio"),
         seed=widgets.IntSlider(0, 0, 20, description="seed"),
     )
-
-
-def describe_difference(comparison: Comparison, name: str, budget: str) -> str:
-    """One sentence on recipe ``name`` against the comparison's first recipe, from the numbers.
-
-    Uses the row's Welch 95% interval of ``mean(name) - mean(baseline)``
-    (:meth:`tricks_lab.experiments.Comparison.rows`); with one seed a side there
-    is no interval and the sentence says so, so a chapter's prose stays true
-    whatever the numbers come out.
-    """
-    rows = {row.name: row for row in comparison.rows()}
-    if name not in rows or rows[name].welch is None:
-        raise ValueError(f"name must be a recipe of the comparison other than its baseline "
-                         f"{next(iter(rows))!r}, got {name!r}; recipes: {list(rows)}")
-    d = rows[name].welch
-    change = f"{100 * d.estimate:+.2f} points of test accuracy"
-    if np.isnan(d.low):
-        return (f"{budget}: {name} vs {next(iter(rows))}: {change} from a single seed, "
-                "which cannot be told apart from seed noise.")
-    verdict = ("beyond seed noise" if d.significant
-               else "within seed noise: the interval contains 0")
-    return (f"{budget}: {name} vs {next(iter(rows))}: {change}, 95% interval "
-            f"[{100 * d.low:+.2f}, {100 * d.high:+.2f}] over {rows[name].accuracy.n} seeds, {verdict}.")

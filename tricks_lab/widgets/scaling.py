@@ -1,20 +1,17 @@
 """The linear-scaling chapter's figures and explorer (02 linear scaling).
 
-Two kinds of figure:
+The figures are of a toy problem where every quantity of the argument can be
+computed: SGD on least squares, ``L(w) = ||X w - y||^2 / (2 n)``, whose Hessian
+``H = X^T X / n`` has curvatures spread over two decades.
+:func:`gradient_variance_figure` measures the variance of the mini-batch
+gradient against the batch size ``B`` (the premise: it falls as ``1/B``);
+:func:`scaling_rule_figure` trains the same number of epochs at every batch
+size with a fixed, a square-root-scaled and a linearly scaled learning rate
+and shows where the linear rule keeps the result and where it breaks
+(``eta > 2 / lambda_max``), and :func:`scaling_explorer` puts it on sliders.
 
-* a toy problem where every quantity of the argument can be computed: SGD
-  on least squares, ``L(w) = ||X w - y||^2 / (2 n)``, whose Hessian
-  ``H = X^T X / n`` has curvatures spread over two decades.
-  :func:`gradient_variance_figure` measures the variance of the mini-batch
-  gradient against the batch size ``B`` (the premise: it falls as ``1/B``);
-  :func:`scaling_rule_figure` trains the same number of epochs at every batch
-  size with a fixed, a square-root-scaled and a linearly scaled learning rate
-  and shows where the linear rule keeps the result and where it breaks
-  (``eta > 2 / lambda_max``), and :func:`scaling_explorer` puts it on sliders;
-* the experiment's results: :func:`accuracy_vs_batch_figure` and
-  :func:`accuracy_vs_time_figure` read a batch-size sweep (a
-  :class:`~tricks_lab.results.Comparison` of recipes that differ in
-  ``batch_size``, ``lr_reference_batch`` and ``warmup_epochs``).
+The experiment's results (the batch sizes of the ``lab`` record) are drawn by
+:func:`tricks_lab.verdicts.show_part`.
 
 Goyal et al. (2017), "Accurate, Large Minibatch SGD: Training ImageNet in 1
 Hour"; Smith, Kindermans, Ying, Le (2018), "Don't Decay the Learning Rate,
@@ -34,15 +31,9 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from .._validation import check_choice, check_in_range, check_positive, check_positive_int
-from ..results import Comparison, Result
-from ..profiles import PROFILES
-from ..recipe import Recipe
 from . import explorer
 
 __all__ = [
-    "accuracy_vs_batch_figure",
-    "accuracy_vs_time_figure",
-    "ARMS",
     "gradient_variance_figure",
     "least_squares_problem",
     "LeastSquares",
@@ -54,14 +45,10 @@ __all__ = [
     "scaling_rule_curves",
     "scaling_rule_figure",
     "sgd_least_squares",
-    "sweep_arm",
 ]
 
 RULES: tuple[str, ...] = ("fixed", "sqrt", "linear")
 """How the lr follows the batch size: ``eta_0``, ``eta_0 sqrt(B / B_0)`` or ``eta_0 B / B_0``."""
-
-ARMS: tuple[str, ...] = ("fixed lr", "scaled lr", "scaled lr + warmup")
-"""The three arms of the chapter's sweep, in the order the figures draw them."""
 
 
 # -- the toy problem ------------------------------------------------------------------
@@ -300,86 +287,3 @@ def scaling_explorer(base_lr: float = 0.05, base_batch: int = 32, epochs: float 
                                            description="B0"),
         epochs=widgets.FloatSlider(epochs, min=0.5, max=8.0, step=0.5, description="epochs"),
     )
-
-
-# -- the experiment's figures ------------------------------------------------------------
-
-
-def sweep_arm(recipe: Recipe, reference_batch: int = 512) -> tuple[str, ...]:
-    """The arms of :data:`ARMS` a recipe of the sweep belongs to.
-
-    ``lr_reference_batch`` unset: "fixed lr"; set: "scaled lr", or "scaled lr +
-    warmup" with ``warmup_epochs > 0``. The recipe at ``reference_batch`` with
-    neither (the baseline) is the common point of every arm.
-    """
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
-    check_positive_int("reference_batch", reference_batch)
-    if recipe.lr_reference_batch is None and recipe.warmup_epochs == 0:
-        return ARMS if recipe.batch_size == reference_batch else ("fixed lr",)
-    if recipe.lr_reference_batch is None:
-        raise ValueError("a sweep recipe with warmup must also set lr_reference_batch (scaled lr + warmup)")
-    return ("scaled lr + warmup",) if recipe.warmup_epochs > 0 else ("scaled lr",)
-
-
-def _points(comparison: Comparison, reference_batch: int) -> dict[str, list[tuple[int, list[Result]]]]:
-    if not isinstance(comparison, Comparison):
-        raise TypeError(f"comparison must be a Comparison, got {type(comparison).__name__}")
-    points: dict[str, list[tuple[int, list[Result]]]] = {arm: [] for arm in ARMS}
-    for results in comparison.results.values():
-        recipe = results[0].recipe
-        for arm in sweep_arm(recipe, reference_batch):
-            points[arm].append((recipe.batch_size, results))
-    return {arm: sorted(p, key=lambda item: item[0]) for arm, p in points.items() if p}
-
-
-_ARM_STYLE = {"fixed lr": ("tab:gray", "s"), "scaled lr": ("tab:blue", "o"), "scaled lr + warmup": ("tab:orange", "^")}
-
-
-def _batch_note(profile: str) -> str:
-    scale = PROFILES[profile].batch_scale if profile in PROFILES else 1.0
-    return "" if scale == 1 else f" (profile {profile} trains with {scale:g} x it)"
-
-
-def accuracy_vs_batch_figure(comparison: Comparison, reference_batch: int = 512) -> Figure:
-    """Final test accuracy against the recipe's batch size, one line per arm (mean), one dot per seed."""
-    points = _points(comparison, reference_batch)
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    for k, (arm, items) in enumerate(points.items()):
-        colour, marker = _ARM_STYLE[arm]
-        shift = 1 + 0.04 * (k - 1)  # side by side, so that shared points stay visible
-        batches = np.array([b for b, _ in items], dtype=float) * shift
-        accs = [np.array([r.test_acc for r in results]) * 100 for _, results in items]
-        ax.plot(batches, [a.mean() for a in accs], marker + "-", color=colour, label=arm, ms=6)
-        for b, a in zip(batches, accs):
-            ax.scatter(np.full(len(a), b), a, s=10, color=colour, alpha=0.5)
-    ax.axvline(reference_batch, color="0.7", lw=0.8)
-    all_batches = sorted({b for items in points.values() for b, _ in items})
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(all_batches, [str(b) for b in all_batches])
-    ax.set(xlabel="batch size of the recipe (images)" + _batch_note(comparison.profile),
-           ylabel="test accuracy (%)",
-           title=f"Accuracy against batch size (profile {comparison.profile}, seeds {list(comparison.seeds)})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def accuracy_vs_time_figure(comparison: Comparison, reference_batch: int = 512) -> Figure:
-    """Mean final test accuracy against mean training time (s, evaluation excluded), one line per arm,
-    each point labelled with its batch size."""
-    points = _points(comparison, reference_batch)
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    for arm, items in points.items():
-        colour, marker = _ARM_STYLE[arm]
-        seconds = [float(np.mean([r.train_seconds for r in results])) for _, results in items]
-        accs = [float(np.mean([r.test_acc for r in results])) * 100 for _, results in items]
-        ax.plot(seconds, accs, marker + "-", color=colour, label=arm, ms=6)
-        for (b, _), s, a in zip(items, seconds, accs):
-            ax.annotate(str(b), (s, a), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
-    devices = sorted({r.device for results in comparison.results.values() for r in results})
-    ax.set(xlabel="training time per run (s, evaluation excluded)", ylabel="test accuracy (%)",
-           title=f"Accuracy against wall-clock time on {', '.join(devices)}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
