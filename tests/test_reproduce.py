@@ -220,7 +220,7 @@ def test_a_record_run_counts_only_with_todays_code_and_data(
 def test_the_sweep_chooses_on_validation_not_on_test(tiny_registry) -> None:
     reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, kinds=["sweep"], out=lambda line: None)
     part = registry.EXPERIMENTS[0].part("eps")
-    points = reproduce_module._collect(part, TINY_HELD, (0,), list(part.recipes))
+    points = reproduce_module._collect(part, TINY_HELD, (0,), list(part.recipes), reproduce_module.DoneRuns(TINY_HELD))
     val = {arm: points.accuracies(arm, "val")[0] for arm in ("eps 0.05", "eps 0.2")}
     assert reproduce_module.choose_on_validation(points, "baseline") == max(val, key=val.get)
 
