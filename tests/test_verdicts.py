@@ -121,3 +121,26 @@ def test_a_gpu_profile_does_not_miss_the_parts_it_never_runs(tmp_path: Path, mon
     monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
     assert verdicts.missing_parts("12_bag_of_tricks", "short") == ["added"]
     assert verdicts.missing_parts("12_bag_of_tricks", "lab") == ["added", "removed", "added_longer"]
+
+
+def test_a_stack_reads_each_step_against_the_row_before() -> None:
+    from tricks_lab.stats import paired_interval
+
+    def runs(recipe, accuracies):
+        return [_result(acc, seed, recipe) for seed, acc in enumerate(accuracies)]
+
+    comparison = Comparison("lab", (0, 1, 2), {
+        "baseline": runs(BASELINE, [0.60, 0.62, 0.61]),
+        "+ a": runs(BASELINE.replace(label_smoothing=0.1), [0.65, 0.66, 0.66]),
+        "+ a + b": runs(BASELINE.replace(label_smoothing=0.2), [0.65, 0.67, 0.66]),
+    })
+    steps = verdicts.step_differences(comparison)
+    assert [(arm, previous) for arm, previous, _ in steps] == [("+ a", "baseline"), ("+ a + b", "+ a")]
+    assert steps[1][2] == paired_interval([0.65, 0.67, 0.66], [0.65, 0.66, 0.66])
+    assert steps[0][2].low > 0  # +a is a clear step up; +b is not
+    assert verdicts.verdict(steps[1][2]) == "no detectable effect"
+
+
+def test_the_step_table_of_a_missing_part_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    assert "not measured yet" in verdicts.step_markdown("12_bag_of_tricks", "added")

@@ -26,11 +26,11 @@ from typing import Any
 from .records import ExperimentRecord, MissingRecord, PartRecord, stored_experiment
 from .registry import EXPERIMENTS, GPU_PROFILES, experiment_for, kinds_for
 from .results import Comparison, verdict
-from .stats import Difference
+from .stats import Difference, paired_interval
 
 __all__ = [
     "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "difference_sentence", "glue_part", "glue_key", "glue_power",
-    "load_part", "missing_note", "missing_parts", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
+    "load_part", "missing_note", "missing_parts", "step_differences", "step_markdown", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
     "show_part", "summary_rows",
 ]
 
@@ -197,6 +197,40 @@ def show_part(experiment: str, part: str, profile: str = "lab", *, figure: bool 
         paired_difference_figure(stored.comparison)
         plt.show()
     return stored
+
+
+def step_differences(comparison: Comparison, split: str = "test") -> list[tuple[str, str, Difference | None]]:
+    """``(arm, previous arm, difference)`` for each arm after the first: what one more step of a stack did.
+
+    The difference is ``arm - previous`` in accuracy on ``split``, paired by
+    seed over the seeds both finished (None with fewer than two), so a stack
+    that adds (or removes) one trick a row reads its steps, not only each
+    row's distance to the reference.
+    """
+    arms = list(comparison.results)
+    steps: list[tuple[str, str, Difference | None]] = []
+    for previous, arm in zip(arms, arms[1:]):
+        before, after = comparison.accuracies(previous, split), comparison.accuracies(arm, split)
+        seeds = sorted(set(before) & set(after))
+        d = paired_interval([after[s] for s in seeds], [before[s] for s in seeds]) if len(seeds) >= 2 else None
+        steps.append((arm, previous, d))
+    return steps
+
+
+def step_markdown(experiment: str, part: str, profile: str = "lab") -> str:
+    """A table of :func:`step_differences` for a stored part (a note when it is not stored yet)."""
+    stored = load_part(experiment, part, profile)
+    if stored is None:
+        return f"*The `{part}` part is {NOT_MEASURED}.*"
+    lines = ["| row | against the row before | step (points) | 95% paired interval | verdict |",
+             "|---|---|---|---|---|"]
+    for arm, previous, d in step_differences(stored.comparison):
+        if d is None:
+            lines.append(f"| {arm} | {previous} | n/a | n/a | too few seeds |")
+        else:
+            lines.append(f"| {arm} | {previous} | {_points(d.estimate)} | "
+                         f"[{_points(d.low)}, {_points(d.high)}] | {verdict(d)} |")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
