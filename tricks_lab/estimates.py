@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from .build import make_model, scaled_batch_size
+from .data import CLASSES, SPLIT_SIZES
 from .profiles import PROFILES, Profile, resolve_profile
 from .recipe import Recipe
 from .registry import EXPERIMENTS, live_runs
@@ -55,9 +56,6 @@ SUSTAINED_FRACTION = 0.2
 
 STEP_OVERHEAD_S = 0.002
 """Seconds an iteration costs on a GPU beyond its FLOPs (kernel launches, the optimizer): an assumption."""
-
-EVAL_IMAGES = {"test": 10_000}
-
 
 @functools.lru_cache(maxsize=None)
 def image_flops(recipe: Recipe, profile: Profile, backward: bool = True) -> float:
@@ -82,8 +80,9 @@ def run_flops(recipe: Recipe, profile: str | Profile) -> float:
     flops = trained * image_flops(recipe, profile)
     if recipe.teacher is not None:
         flops += trained * image_flops(recipe.teacher, profile, backward=False)
-    scored = (profile.test_per_class * 10 if profile.test_per_class else EVAL_IMAGES["test"]) * profile.evaluations
-    scored += 10 * (profile.holdout_per_class or 0)
+    classes = len(CLASSES)
+    tested = profile.test_per_class * classes if profile.test_per_class else SPLIT_SIZES["test"]
+    scored = tested * profile.evaluations + classes * (profile.holdout_per_class or 0)
     return flops + scored * image_flops(recipe, profile, backward=False) * (2 if recipe.tta else 1)
 
 

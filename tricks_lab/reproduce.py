@@ -118,8 +118,9 @@ class DoneRuns:
                 for comparison in part.comparisons():
                     for arm, runs in comparison.results.items():
                         modules = training_modules(runs[0].recipe)
-                        today = versions.setdefault(modules, training_code_version(modules))
-                        if record.training_code.get(f"{part.name}/{arm}") != today:
+                        if modules not in versions:  # one fingerprint per module set, not per arm
+                            versions[modules] = training_code_version(modules)
+                        if record.training_code.get(f"{part.name}/{arm}") != versions[modules]:
                             continue
                         for result in runs:
                             if result.data_source == source:
