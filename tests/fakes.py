@@ -12,6 +12,8 @@ from PIL import Image
 
 from tricks_lab import data as data_module
 from tricks_lab.profiles import Profile
+from tricks_lab.recipe import Recipe
+from tricks_lab.results import History, Result
 
 FAKE_PER_CLASS = {"train": 4, "test": 2}
 
@@ -58,3 +60,12 @@ def write_image_zip(path: Path, prefix: str = "") -> Path:
 
 TINY = Profile("tiny", "cpu", 20, 10, 0.125, 0.125, 1 / 16, None, "tests: 200 / 100 images, 2 epochs")
 """A profile small enough for unit tests: 200 train / 100 test images, batch 32, 1/8 of the epochs."""
+
+
+def fake_result(recipe: Recipe, seed: int, test_acc: float, val_acc: float | None = None,
+                profile: str = "lab") -> Result:
+    """A finished one-epoch run with the given accuracies (``val_acc`` defaults to ``test_acc``)."""
+    history = History(epoch=[1], train_loss=[1.0], train_acc=[0.5], test_acc=[test_acc], lr=[0.1], seconds=[1.0],
+                      step_loss=[1.0], step_lr=[0.1])
+    return Result(recipe, profile, seed, test_acc, history, 1.0, 1.0, "data", "cpu", "fp32",
+                  val_acc=test_acc if val_acc is None else val_acc)

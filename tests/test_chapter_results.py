@@ -35,6 +35,8 @@ def test_every_part_of_the_chapters_experiment_is_shown(chapter: str) -> None:
         assert f'show_part("{experiment.name}", "{part.name}")' in code, f"{chapter}: part {part.name} not shown"
         if part.kind in ("main", "longer"):
             assert f'glue_part("{experiment.name}", "{part.name}")' in code, f"{chapter}: {part.name} not glued"
+        else:  # a grid or sweep is also drawn along its hyperparameter
+            assert f'show_curve("{experiment.name}", "{part.name}")' in code, f"{chapter}: {part.name} not drawn"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

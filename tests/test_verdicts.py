@@ -9,13 +9,13 @@ import pytest
 
 from tricks_lab import verdicts
 from tricks_lab.recipe import BASELINE
-from tricks_lab.results import Comparison, History, Result
+from tricks_lab.results import Comparison, Result
+
+from fakes import fake_result
 
 
 def _result(arm_acc: float, seed: int, recipe=BASELINE) -> Result:
-    history = History(epoch=[1], train_loss=[1.0], train_acc=[0.5], test_acc=[arm_acc], lr=[0.1], seconds=[1.0],
-                      step_loss=[1.0], step_lr=[0.1])
-    return Result(recipe, "lab", seed, arm_acc, history, 1.0, 1.0, "data", "cpu", "fp32", val_acc=arm_acc)
+    return fake_result(recipe, seed, arm_acc)
 
 
 def _comparison(base: list[float], trick: list[float]) -> Comparison:
@@ -144,3 +144,24 @@ def test_a_stack_reads_each_step_against_the_row_before() -> None:
 def test_the_step_table_of_a_missing_part_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
     assert "not measured yet" in verdicts.step_markdown("12_bag_of_tricks", "added")
+
+
+def test_a_sweep_row_in_the_summary_is_its_chosen_arm_against_the_reference(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tricks_lab.records import PartRecord, experiment_record_path, save_experiment_record
+    from tricks_lab.registry import experiment_for
+
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    unmeasured = [r for r in verdicts.summary_rows() if r.experiment == "06_cutout" and r.part == "length"]
+    assert [(r.arm, r.verdict) for r in unmeasured] == [("the `length` sweep's choice", verdicts.NOT_MEASURED)]
+    recipes = experiment_for("06_cutout").part("length").recipes
+    base, chosen = [0.60, 0.62, 0.61, 0.63, 0.60], [0.64, 0.66, 0.64, 0.67, 0.65]
+    full = Comparison("lab", tuple(range(5)), {
+        "baseline": [_result(a, s, recipes["baseline"]) for s, a in enumerate(base)],
+        "cutout 24": [_result(a, s, recipes["cutout 24"]) for s, a in enumerate(chosen)]})
+    part = PartRecord("length", "sweep", 1.0, full, "cutout 24", full)
+    save_experiment_record(experiment_record_path("06_cutout", "lab"), "06_cutout", "lab", [part])
+    (row,) = [r for r in verdicts.summary_rows() if r.experiment == "06_cutout" and r.part == "length"]
+    assert row.arm == "cutout 24 (chosen on validation)" and row.reference == "baseline"
+    assert row.verdict == "better" and math.isclose(row.estimate, sum(chosen) / 5 - sum(base) / 5)
+    assert not [r for r in verdicts.summary_rows() if r.part in ("lr_grid", "batch_grid", "temperature")]

@@ -251,28 +251,39 @@ class SummaryRow:
 
 
 def summary_rows(profile: str = "lab") -> list[SummaryRow]:
-    """Every main and longer arm of every stored experiment, against its part's reference."""
+    """Every main and longer arm of every stored experiment, and each sweep's chosen arm, against the reference.
+
+    A sweep's row is its validation-chosen setting against the reference on
+    all the book's seeds (the sweep's own points are a map, not a verdict).
+    """
     rows: list[SummaryRow] = []
     for experiment in EXPERIMENTS:
         record = stored_experiment(experiment.name, profile)
         for part in experiment.parts:
-            if part.kind not in ("main", "longer"):
+            if part.kind == "grid":
                 continue
             stored = None if isinstance(record, MissingRecord) else record.parts.get(part.name)
-            for arm, _ in part.arms[1:]:
-                d = None
-                if stored is not None:
-                    d = next((r for r in stored.comparison.rows() if r.name == arm), None)
-                    d = None if d is None else d.difference(bool(stored.comparison.paired))
-                measured = d is not None and not math.isnan(d.low)
-                rows.append(SummaryRow(
-                    chapter=experiment.chapters[0], experiment=experiment.name, part=part.name,
-                    budget=part.budget, arm=arm, reference=part.reference,
-                    sentence=difference_sentence(stored.comparison, arm) if measured else NOT_MEASURED,
-                    estimate=d.estimate if measured else None, low=d.low if measured else None,
-                    high=d.high if measured else None, verdict=verdict(d) if measured else NOT_MEASURED,
-                ))
+            if part.kind == "sweep":
+                arms = [(stored.chosen, f"{stored.chosen} (chosen on validation)")] if stored and stored.chosen \
+                    else [("", f"the `{part.name}` sweep's choice")]
+            else:
+                arms = [(arm, arm) for arm, _ in part.arms[1:]]
+            rows += [_summary_row(experiment.name, part.name, part.budget, part.reference, stored, arm, label)
+                     for arm, label in arms]
     return rows
+
+
+def _summary_row(experiment: str, part: str, budget: float, reference: str, stored: PartRecord | None,
+                 arm: str, label: str) -> SummaryRow:
+    """The row of ``arm`` (shown as ``label``): its paired difference to ``reference``, or not measured yet."""
+    where = dict(chapter=experiment_for(experiment).chapters[0], experiment=experiment, part=part, budget=budget,
+                 arm=label, reference=reference)
+    row = None if stored is None else next((r for r in stored.comparison.rows() if r.name == arm), None)
+    d = None if row is None or stored is None else row.difference(bool(stored.comparison.paired))
+    if stored is None or d is None or math.isnan(d.low):
+        return SummaryRow(**where, sentence=NOT_MEASURED, estimate=None, low=None, high=None, verdict=NOT_MEASURED)
+    return SummaryRow(**where, sentence=difference_sentence(stored.comparison, arm), estimate=d.estimate,
+                      low=d.low, high=d.high, verdict=verdict(d))
 
 
 CHAPTER_TITLES = {
