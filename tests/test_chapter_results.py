@@ -35,7 +35,9 @@ def test_every_part_of_the_chapters_experiment_is_shown(chapter: str) -> None:
         assert f'show_part("{experiment.name}", "{part.name}")' in code, f"{chapter}: part {part.name} not shown"
         if part.kind in ("main", "longer"):
             assert f'glue_part("{experiment.name}", "{part.name}")' in code, f"{chapter}: {part.name} not glued"
-        else:  # a grid or sweep is also drawn along its hyperparameter
+        if part.kind == "longer":  # and the change of each gap between the budgets, paired by seed
+            assert f'budget_change_markdown("{experiment.name}"' in code, f"{chapter}: no gap change for {part.name}"
+        if part.kind in ("grid", "sweep"):  # a grid or sweep is also drawn along its hyperparameter
             assert f'show_curve("{experiment.name}", "{part.name}")' in code, f"{chapter}: {part.name} not drawn"
 
 

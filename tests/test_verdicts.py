@@ -165,3 +165,47 @@ def test_a_sweep_row_in_the_summary_is_its_chosen_arm_against_the_reference(
     assert row.arm == "cutout 24 (chosen on validation)" and row.reference == "baseline"
     assert row.verdict == "better" and math.isclose(row.estimate, sum(chosen) / 5 - sum(base) / 5)
     assert not [r for r in verdicts.summary_rows() if r.part in ("lr_grid", "batch_grid", "temperature")]
+
+
+def _accuracies(per_arm: dict[str, dict[int, float]]) -> Comparison:
+    """A comparison with the given test accuracy per arm and seed (the first arm is the reference)."""
+    recipes = {"baseline": BASELINE, "mixup": BASELINE.replace(mixing="mixup")}
+    seeds = tuple(next(iter(per_arm.values())))
+    return Comparison("lab", seeds, {arm: [_result(acc, seed, recipes[arm]) for seed, acc in accs.items()]
+                                     for arm, accs in per_arm.items()})
+
+
+def test_gap_change_sentence_reads_the_paired_change_of_the_gap() -> None:
+    main = _accuracies({"baseline": {0: 0.50, 1: 0.52, 2: 0.54}, "mixup": {0: 0.40, 1: 0.43, 2: 0.44}})
+    longer = _accuracies({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.58, 1: 0.61, 2: 0.62}})
+    sentence = verdicts.gap_change_sentence(main, longer, "mixup", 3.0)
+    # per seed the gap moves from -10, -9, -10 to -2, -1, -2 points: +8 each
+    assert "from the recipe's budget to 3x the epochs" in sentence and "changes by +8.00 points" in sentence
+    assert "over 3 seeds" in sentence and "in mixup's favour" in sentence
+    noisy = _accuracies({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.55, 1: 0.44, 2: 0.60}})
+    assert "cannot tell this change from no change" in verdicts.gap_change_sentence(main, noisy, "mixup")
+    worse = _accuracies({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.40, 1: 0.43, 2: 0.43}})
+    assert "against mixup" in verdicts.gap_change_sentence(main, worse, "mixup")
+    assert "not measured yet" in verdicts.gap_change_sentence(main, None, "mixup", 3.0)
+    one = _accuracies({"baseline": {0: 0.60}, "mixup": {0: 0.58}})
+    assert "too few for an interval" in verdicts.gap_change_sentence(main, one, "mixup")
+    with pytest.raises(ValueError, match="has no arm 'cutmix'"):
+        verdicts.gap_change_sentence(main, longer, "cutmix")
+
+
+def test_a_chapters_budget_change_list_reads_its_stored_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tricks_lab.records import PartRecord, experiment_record_path, save_experiment_record
+
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    missing = verdicts.budget_change_markdown("06_cutout").splitlines()
+    assert missing == ["- cutout 16: the change of its gap between the recipe's budget and 3x the epochs is "
+                       "not measured yet."]
+    main = Comparison("lab", (0, 1, 2), {"baseline": [_result(a, s) for s, a in enumerate([0.60, 0.62, 0.61])],
+                                         "cutout 16": [_result(a, s) for s, a in enumerate([0.55, 0.57, 0.57])]})
+    longer = Comparison("lab", (0, 1, 2), {"baseline": [_result(a, s) for s, a in enumerate([0.70, 0.71, 0.72])],
+                                           "cutout 16": [_result(a, s) for s, a in enumerate([0.70, 0.71, 0.73])]})
+    save_experiment_record(experiment_record_path("06_cutout", "lab"), "06_cutout", "lab",
+                           [PartRecord("main", "main", 1.0, main), PartRecord("longer", "longer", 3.0, longer)])
+    (line,) = verdicts.budget_change_markdown("06_cutout").splitlines()
+    assert line == "- " + verdicts.gap_change_sentence(main, longer, "cutout 16", 3.0)
+    assert "in cutout 16's favour" in line

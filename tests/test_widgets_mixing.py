@@ -13,11 +13,8 @@ from matplotlib import pyplot as plt  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from explorers import drawn_images, explorer_draw, same_images  # noqa: E402
-from tricks_lab.experiments import Comparison, Result  # noqa: E402
 from tricks_lab.loader import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
 from tricks_lab.mixing import cutmix, mixup, ricap, sample_ricap  # noqa: E402
-from tricks_lab.recipe import BASELINE  # noqa: E402
-from tricks_lab.train import History  # noqa: E402
 from tricks_lab.widgets import mixing as W  # noqa: E402
 from tricks_lab.widgets.augmentation import normalised_batch  # noqa: E402
 
@@ -42,19 +39,6 @@ def labelled(ax) -> bool:
 def plot_axes(fig) -> list:
     """Axes that are plots, not images."""
     return [ax for ax in fig.axes if not ax.images]
-
-
-def fake_comparison(accuracies: dict[str, dict[int, float]], epochs: int) -> Comparison:
-    """Runs with given test accuracies per seed, ``epochs`` epochs of history each."""
-    results = {}
-    for name, per_seed in accuracies.items():
-        recipe = BASELINE if name == "baseline" else BASELINE.replace(mixing="mixup")
-        history = History(epoch=list(range(1, epochs + 1)), train_loss=[1.0] * epochs,
-                          train_acc=[0.5] * epochs, test_acc=[0.5] * epochs)
-        results[name] = [Result(recipe, "smoke", seed, acc, history, 1.0, 1.0, "fake", "cpu", "fp32")
-                         for seed, acc in per_seed.items()]
-    seeds = tuple(next(iter(accuracies.values())))
-    return Comparison("smoke", seeds, results)
 
 
 def test_normalised_batch_matches_the_loader_and_rejects_bad_input(images: np.ndarray) -> None:
@@ -187,21 +171,3 @@ def test_ricap_explorer_draws_the_boundary_its_sliders_set(monkeypatch) -> None:
     assert "(10, 22)" in patched.get_title()
     assert same_images(fig, W.ricap_figure(pictures, [0, 1, 2, 3], CLASSES, values["beta"], (10, 22),
                                            values["seed"]))
-
-
-def test_gap_change_sentence_reads_the_paired_change_of_the_gap() -> None:
-    main = fake_comparison({"baseline": {0: 0.50, 1: 0.52, 2: 0.54}, "mixup": {0: 0.40, 1: 0.43, 2: 0.44}}, 8)
-    longer = fake_comparison({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.58, 1: 0.61, 2: 0.62}}, 24)
-    sentence = W.gap_change_sentence(main, longer, "mixup", 3.0)
-    # per seed the gap moves from -10, -9, -10 to -2, -1, -2 points: +8 each
-    assert "from the recipe's budget to 3x the epochs" in sentence and "changes by +8.00 points" in sentence
-    assert "over 3 seeds" in sentence and "in mixup's favour" in sentence
-    noisy = fake_comparison({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.55, 1: 0.44, 2: 0.60}}, 24)
-    assert "cannot tell this change from no change" in W.gap_change_sentence(main, noisy, "mixup")
-    worse = fake_comparison({"baseline": {0: 0.60, 1: 0.62, 2: 0.64}, "mixup": {0: 0.40, 1: 0.43, 2: 0.43}}, 24)
-    assert "against mixup" in W.gap_change_sentence(main, worse, "mixup")
-    assert "not measured yet" in W.gap_change_sentence(main, None, "mixup", 3.0)
-    one = fake_comparison({"baseline": {0: 0.60}, "mixup": {0: 0.58}}, 24)
-    assert "too few for an interval" in W.gap_change_sentence(main, one, "mixup")
-    with pytest.raises(ValueError, match="has no arm 'cutmix'"):
-        W.gap_change_sentence(main, longer, "cutmix")

@@ -29,7 +29,7 @@ from .results import Comparison, verdict
 from .stats import Difference, paired_interval
 
 __all__ = [
-    "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "difference_sentence", "glue_part", "glue_key", "glue_power",
+    "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "budget_change_markdown", "difference_sentence", "gap_change_sentence", "glue_part", "glue_key", "glue_power",
     "load_part", "missing_note", "missing_parts", "step_differences", "step_markdown", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
     "show_part", "summary_rows",
 ]
@@ -231,6 +231,54 @@ def step_markdown(experiment: str, part: str, profile: str = "lab") -> str:
             lines.append(f"| {arm} | {previous} | {_points(d.estimate)} | "
                          f"[{_points(d.low)}, {_points(d.high)}] | {verdict(d)} |")
     return "\n".join(lines)
+
+
+def gap_change_sentence(main: Comparison | None, longer: Comparison | None, arm: str,
+                        budget: float | None = None) -> str:
+    """A sentence on how ``arm``'s paired gap to the reference moves from one budget to a longer one.
+
+    ``main`` and ``longer`` are the same arms at the recipe's budget and at ``budget`` times its
+    epochs (e.g. the stored parts ``main`` and ``longer``), ``None`` where not measured yet. Per
+    seed run at both budgets the change is ``(arm - reference)`` at the longer budget minus
+    ``(arm - reference)`` at the recipe's; the sentence gives its mean and 95% paired t interval,
+    in test accuracy points, and reads the interval whichever way the runs came out.
+    """
+    later = "a longer budget" if budget is None else f"{budget:g}x the epochs"
+    if main is None or longer is None:
+        return f"{arm}: the change of its gap between the recipe's budget and {later} is not measured yet."
+    for name, comparison in (("main", main), ("longer", longer)):
+        if not isinstance(comparison, Comparison):
+            raise TypeError(f"{name} must be a Comparison or None, got {type(comparison).__name__}")
+        if arm not in comparison.results:
+            raise ValueError(f"{name} has no arm {arm!r}; it has {sorted(comparison.results)}")
+    before, after = main.paired_differences(arm), longer.paired_differences(arm)
+    seeds = sorted(set(before) & set(after))
+    if len(seeds) < 2:
+        return (f"{arm}: {len(seeds)} seed{'' if len(seeds) == 1 else 's'} ran at both budgets, "
+                "too few for an interval on the change of its gap.")
+    d = paired_interval([after[s] for s in seeds], [before[s] for s in seeds])
+    reading = (f"the longer budget moves the gap in {arm}'s favour" if d.low > 0 else
+               f"the longer budget moves the gap against {arm}" if d.high < 0 else
+               "the seeds cannot tell this change from no change")
+    return (f"{arm}: from the recipe's budget to {later}, its gap to {main.baseline} changes by "
+            f"{100 * d.estimate:+.2f} points (95% paired interval [{100 * d.low:+.2f}, {100 * d.high:+.2f}] "
+            f"over {len(seeds)} seeds); {reading}.")
+
+
+def budget_change_markdown(experiment: str, arms: list[str] | None = None, short: str = "main",
+                           long: str = "longer", profile: str = "lab") -> str:
+    """A Markdown list of :func:`gap_change_sentence` for ``arms`` (default: every arm after the reference).
+
+    ``short`` and ``long`` are the stored parts with the same arms at the
+    recipe's budget and at a longer one; a missing part makes every sentence
+    say "not measured yet".
+    """
+    found = experiment_for(experiment)
+    part = found.part(long)
+    stored = [load_part(found.name, name, profile) for name in (short, long)]
+    main, longer = (None if s is None else s.comparison for s in stored)
+    names = [arm for arm, _ in part.arms[1:]] if arms is None else arms
+    return "\n".join(f"- {gap_change_sentence(main, longer, arm, part.budget)}" for arm in names)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ to 1, mixing before or after it gives the same batch.
   :func:`mixup_pair_figure`, :func:`cutmix_lambda_figure`, :func:`mixup_explorer`.
 - RICAP (Takahashi et al., 2018): :func:`ricap_figure`, :func:`ricap_beta_figure`,
   :func:`ricap_explorer`.
-- Shared: :func:`mixed_grid_figure` (a grid of mixed batches), and for the stored verdict
-  :func:`gap_change_sentence` (how an arm's gap to the baseline moves with the budget).
+- Shared: :func:`mixed_grid_figure` (a grid of mixed batches). How an arm's gap to the
+  baseline moves with the budget is :func:`tricks_lab.verdicts.gap_change_sentence`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from matplotlib.patches import Rectangle
 from scipy import stats as scipy_stats
 
 from .._validation import check_choice, check_in_range, check_positive, check_positive_int
-from ..experiments import Comparison
 from ..hooks import sample_uniform_int
 from ..mixing import (
     CutMixParams,
@@ -47,14 +46,12 @@ from ..mixing import (
     sample_symmetric_beta,
 )
 from ..plotting import to_display
-from ..stats import paired_interval
 from . import explorer
 from .augmentation import normalised_batch
 
 __all__ = [
     "METHODS",
     "cutmix_lambda_figure",
-    "gap_change_sentence",
     "lambda_distribution_figure",
     "mixed_grid_figure",
     "mixup_explorer",
@@ -479,35 +476,3 @@ def mixed_grid_figure(
     fig.suptitle(f"{names[method]}: each row the batch above mixed with another {symbol} (same seed {seed});"
                  " titles: the soft target", fontsize=9)
     return fig
-
-
-def gap_change_sentence(main: Comparison | None, longer: Comparison | None, arm: str,
-                        budget: float | None = None) -> str:
-    """A sentence on how ``arm``'s paired gap to the reference moves from one budget to a longer one.
-
-    ``main`` and ``longer`` are the same arms at the recipe's budget and at ``budget`` times its
-    epochs (e.g. the stored parts ``main`` and ``longer``), ``None`` where not measured yet. Per
-    seed run at both budgets the change is ``(arm - reference)`` at the longer budget minus
-    ``(arm - reference)`` at the recipe's; the sentence gives its mean and 95% paired t interval,
-    in test accuracy points, and reads the interval whichever way the runs came out.
-    """
-    later = "a longer budget" if budget is None else f"{budget:g}x the epochs"
-    if main is None or longer is None:
-        return f"{arm}: the change of its gap between the recipe's budget and {later} is not measured yet."
-    for name, comparison in (("main", main), ("longer", longer)):
-        if not isinstance(comparison, Comparison):
-            raise TypeError(f"{name} must be a Comparison or None, got {type(comparison).__name__}")
-        if arm not in comparison.results:
-            raise ValueError(f"{name} has no arm {arm!r}; it has {sorted(comparison.results)}")
-    before, after = main.paired_differences(arm), longer.paired_differences(arm)
-    seeds = sorted(set(before) & set(after))
-    if len(seeds) < 2:
-        return (f"{arm}: {len(seeds)} seed{'' if len(seeds) == 1 else 's'} ran at both budgets, "
-                "too few for an interval on the change of its gap.")
-    d = paired_interval([after[s] for s in seeds], [before[s] for s in seeds])
-    reading = (f"the longer budget moves the gap in {arm}'s favour" if d.low > 0 else
-               f"the longer budget moves the gap against {arm}" if d.high < 0 else
-               "the seeds cannot tell this change from no change")
-    return (f"{arm}: from the recipe's budget to {later}, its gap to {main.baseline} changes by "
-            f"{100 * d.estimate:+.2f} points (95% paired interval [{100 * d.low:+.2f}, {100 * d.high:+.2f}] "
-            f"over {len(seeds)} seeds); {reading}.")
