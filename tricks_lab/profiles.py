@@ -50,8 +50,8 @@ residual fast net, 1/8 width, 4    63.7          252
 
 The 80 % the issue aimed at needs several times this compute on this CPU: at
 1/8 width and 4 epochs a run is 180,000 training images, about 107 s of
-training at the idle two-threaded rate, and the campaign's ~350 runs already
-fill about 12 CPU hours. The wider or longer candidates buy 2-3 points for
+training at the idle two-threaded rate, and the campaign's ~350 runs (about
+560 baseline-length runs' worth) already take about 14 hours on 2 cores. The wider or longer candidates buy 2-3 points for
 1.3-1.6x the time. (``bench/train_speed.py``, run later on the idle machine
 with 3 rounds of 20 steps, measured ``fit`` at 2,939 images/s with
 channels_last and 2 threads, 1.01x a plain PyTorch loop: a ``lab`` run's
