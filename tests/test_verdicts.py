@@ -209,3 +209,33 @@ def test_a_chapters_budget_change_list_reads_its_stored_parts(tmp_path: Path, mo
     (line,) = verdicts.budget_change_markdown("06_cutout").splitlines()
     assert line == "- " + verdicts.gap_change_sentence(main, longer, "cutout 16", 3.0)
     assert "in cutout 16's favour" in line
+
+
+def test_every_longer_part_pairs_with_the_main_part_holding_its_arms() -> None:
+    from tricks_lab.registry import EXPERIMENTS
+
+    pairs = {e.name: verdicts.budget_pairs(e.name) for e in EXPERIMENTS}
+    assert pairs["12_bag_of_tricks"] == [("added", "added_longer")]
+    assert pairs["07_random_erasing"] == [("main", "longer")] and pairs["10_adabound"] == []
+    assert sum(len(p) for p in pairs.values()) == sum(
+        part.kind == "longer" for e in EXPERIMENTS for part in e.parts)
+
+
+def test_the_summary_of_longer_budgets_pairs_each_gap_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tricks_lab.records import PartRecord, experiment_record_path, save_experiment_record
+
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    main = Comparison("lab", (0, 1, 2), {"baseline": [_result(a, s) for s, a in enumerate([0.60, 0.62, 0.61])],
+                                         "cutout 16": [_result(a, s) for s, a in enumerate([0.55, 0.58, 0.56])]})  # gaps -5, -4, -5
+    longer = Comparison("lab", (0, 1, 2), {"baseline": [_result(a, s) for s, a in enumerate([0.70, 0.71, 0.72])],
+                                           "cutout 16": [_result(a, s) for s, a in enumerate([0.69, 0.71, 0.70])]})
+    save_experiment_record(experiment_record_path("06_cutout", "lab"), "06_cutout", "lab",
+                           [PartRecord("main", "main", 1.0, main), PartRecord("longer", "longer", 3.0, longer)])
+    table = verdicts.budget_change_summary("lab").splitlines()
+    (row,) = [line for line in table if line.startswith("| {doc}`06 Cutout")]
+    d, seeds = verdicts.gap_change(main, longer, "cutout 16")
+    assert seeds == [0, 1, 2] and d.low > 0
+    assert row == (f"| {{doc}}`06 Cutout <06_cutout>` | cutout 16 | baseline | -4.67 | -1.00 | "
+                   f"{100 * d.estimate:+.2f} | [{100 * d.low:+.2f}, {100 * d.high:+.2f}] | toward the trick |")
+    others = [line for line in table[2:] if "06 Cutout" not in line]
+    assert others and all(verdicts.NOT_MEASURED in line for line in others)

@@ -29,7 +29,8 @@ from .results import Comparison, verdict
 from .stats import Difference, paired_interval
 
 __all__ = [
-    "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "budget_change_markdown", "difference_sentence", "gap_change_sentence", "glue_part", "glue_key", "glue_power",
+    "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "budget_change_markdown", "budget_change_summary", "budget_pairs", "difference_sentence", "gap_change",
+    "gap_change_sentence", "glue_part", "glue_key", "glue_power",
     "load_part", "missing_note", "missing_parts", "step_differences", "step_markdown", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
     "show_part", "summary_rows",
 ]
@@ -251,18 +252,30 @@ def gap_change_sentence(main: Comparison | None, longer: Comparison | None, arm:
             raise TypeError(f"{name} must be a Comparison or None, got {type(comparison).__name__}")
         if arm not in comparison.results:
             raise ValueError(f"{name} has no arm {arm!r}; it has {sorted(comparison.results)}")
-    before, after = main.paired_differences(arm), longer.paired_differences(arm)
-    seeds = sorted(set(before) & set(after))
-    if len(seeds) < 2:
+    d, seeds = gap_change(main, longer, arm)
+    if d is None:
         return (f"{arm}: {len(seeds)} seed{'' if len(seeds) == 1 else 's'} ran at both budgets, "
                 "too few for an interval on the change of its gap.")
-    d = paired_interval([after[s] for s in seeds], [before[s] for s in seeds])
     reading = (f"the longer budget moves the gap in {arm}'s favour" if d.low > 0 else
                f"the longer budget moves the gap against {arm}" if d.high < 0 else
                "the seeds cannot tell this change from no change")
     return (f"{arm}: from the recipe's budget to {later}, its gap to {main.baseline} changes by "
             f"{100 * d.estimate:+.2f} points (95% paired interval [{100 * d.low:+.2f}, {100 * d.high:+.2f}] "
             f"over {len(seeds)} seeds); {reading}.")
+
+
+def gap_change(main: Comparison, longer: Comparison, arm: str) -> tuple[Difference | None, list[int]]:
+    """The paired change of ``arm``'s gap to the reference from ``main`` to ``longer``, and the seeds it uses.
+
+    Per seed run at both budgets: ``(arm - reference)`` in ``longer`` minus
+    ``(arm - reference)`` in ``main``; the mean with its 95% paired t
+    interval (None with fewer than two such seeds).
+    """
+    before, after = main.paired_differences(arm), longer.paired_differences(arm)
+    seeds = sorted(set(before) & set(after))
+    if len(seeds) < 2:
+        return None, seeds
+    return paired_interval([after[s] for s in seeds], [before[s] for s in seeds]), seeds
 
 
 def budget_change_markdown(experiment: str, arms: list[str] | None = None, short: str = "main",
@@ -279,6 +292,56 @@ def budget_change_markdown(experiment: str, arms: list[str] | None = None, short
     main, longer = (None if s is None else s.comparison for s in stored)
     names = [arm for arm, _ in part.arms[1:]] if arms is None else arms
     return "\n".join(f"- {gap_change_sentence(main, longer, arm, part.budget)}" for arm in names)
+
+
+def budget_pairs(experiment: str) -> list[tuple[str, str]]:
+    """``(short, long)`` part names: each longer part of ``experiment`` and the main part holding all its arms."""
+    found = experiment_for(experiment)
+    pairs = []
+    for long in (p for p in found.parts if p.kind == "longer"):
+        names = {arm for arm, _ in long.arms}
+        short = next(p for p in found.parts if p.kind == "main" and names <= {arm for arm, _ in p.arms})
+        pairs.append((short.name, long.name))
+    return pairs
+
+
+def budget_change_summary(profile: str = "lab") -> str:
+    """The summary page's table of every longer budget: each arm's gap at both budgets and its paired change.
+
+    The gaps are paired differences to the part's reference (points); the
+    change is :func:`gap_change` with its 95% interval, and the last column
+    reads it ("toward the trick", "against the trick", or "no detectable
+    change"); rows of parts not stored yet say "not measured yet".
+    """
+    lines = ["| chapter | arm | against | gap at the recipe's budget | gap at the longer budget | change (points) "
+             "| 95% interval | reading |", "|---|---|---|---|---|---|---|---|"]
+    for experiment in EXPERIMENTS:
+        links = ", ".join(f"{{doc}}`{CHAPTER_TITLES.get(c, c)} <{c}>`" for c in experiment.chapters)
+        for short, long in budget_pairs(experiment.name):
+            part = experiment.part(long)
+            stored = [load_part(experiment.name, name, profile) for name in (short, long)]
+            for arm, _ in part.arms[1:]:
+                if stored[0] is None or stored[1] is None:
+                    lines.append(f"| {links} | {arm} | {part.reference} | {NOT_MEASURED} | {NOT_MEASURED} | "
+                                 f"{NOT_MEASURED} | | |")
+                    continue
+                main, longer = stored[0].comparison, stored[1].comparison
+                gaps = [_mean_points(c.paired_differences(arm)) for c in (main, longer)]
+                d, _ = gap_change(main, longer, arm)
+                if d is None:
+                    lines.append(f"| {links} | {arm} | {part.reference} | {gaps[0]} | {gaps[1]} | n/a | n/a | "
+                                 "too few seeds |")
+                    continue
+                reading = ("toward the trick" if d.low > 0 else "against the trick" if d.high < 0
+                           else "no detectable change")
+                lines.append(f"| {links} | {arm} | {part.reference} | {gaps[0]} | {gaps[1]} | {_points(d.estimate)} "
+                             f"| [{_points(d.low)}, {_points(d.high)}] | {reading} |")
+    return "\n".join(lines)
+
+
+def _mean_points(differences: dict[int, float]) -> str:
+    values = list(differences.values())
+    return _points(sum(values) / len(values)) if values else "n/a"
 
 
 @dataclass(frozen=True)
