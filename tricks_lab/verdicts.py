@@ -256,12 +256,22 @@ def gap_change_sentence(main: Comparison | None, longer: Comparison | None, arm:
     if d is None:
         return (f"{arm}: {len(seeds)} seed{'' if len(seeds) == 1 else 's'} ran at both budgets, "
                 "too few for an interval on the change of its gap.")
-    reading = (f"the longer budget moves the gap in {arm}'s favour" if d.low > 0 else
-               f"the longer budget moves the gap against {arm}" if d.high < 0 else
-               "the seeds cannot tell this change from no change")
+    reading = {"toward": f"the longer budget moves the gap in {arm}'s favour",
+               "against": f"the longer budget moves the gap against {arm}",
+               "none": "the seeds cannot tell this change from no change"}[_direction(d)]
     return (f"{arm}: from the recipe's budget to {later}, its gap to {main.baseline} changes by "
             f"{100 * d.estimate:+.2f} points (95% paired interval [{100 * d.low:+.2f}, {100 * d.high:+.2f}] "
             f"over {len(seeds)} seeds); {reading}.")
+
+
+def _direction(d: Difference) -> str:
+    """``"toward"`` when the interval lies above zero, ``"against"`` below it, else ``"none"``."""
+    return "toward" if d.low > 0 else "against" if d.high < 0 else "none"
+
+
+def _chapter_links(experiment: str) -> str:
+    """``{doc}`` links to every chapter of ``experiment``, for the summary tables."""
+    return ", ".join(f"{{doc}}`{CHAPTER_TITLES.get(c, c)} <{c}>`" for c in experiment_for(experiment).chapters)
 
 
 def gap_change(main: Comparison, longer: Comparison, arm: str) -> tuple[Difference | None, list[int]]:
@@ -316,7 +326,7 @@ def budget_change_summary(profile: str = "lab") -> str:
     lines = ["| chapter | arm | against | gap at the recipe's budget | gap at the longer budget | change (points) "
              "| 95% interval | reading |", "|---|---|---|---|---|---|---|---|"]
     for experiment in EXPERIMENTS:
-        links = ", ".join(f"{{doc}}`{CHAPTER_TITLES.get(c, c)} <{c}>`" for c in experiment.chapters)
+        links = _chapter_links(experiment.name)
         for short, long in budget_pairs(experiment.name):
             part = experiment.part(long)
             stored = [load_part(experiment.name, name, profile) for name in (short, long)]
@@ -332,8 +342,8 @@ def budget_change_summary(profile: str = "lab") -> str:
                     lines.append(f"| {links} | {arm} | {part.reference} | {gaps[0]} | {gaps[1]} | n/a | n/a | "
                                  "too few seeds |")
                     continue
-                reading = ("toward the trick" if d.low > 0 else "against the trick" if d.high < 0
-                           else "no detectable change")
+                reading = {"toward": "toward the trick", "against": "against the trick",
+                           "none": "no detectable change"}[_direction(d)]
                 lines.append(f"| {links} | {arm} | {part.reference} | {gaps[0]} | {gaps[1]} | {_points(d.estimate)} "
                              f"| [{_points(d.low)}, {_points(d.high)}] | {reading} |")
     return "\n".join(lines)
@@ -416,8 +426,7 @@ def summary_markdown(profile: str = "lab") -> str:
     lines = ["| chapter | arm | against | budget | effect (points) | 95% interval | verdict |",
              "|---|---|---|---|---|---|---|"]
     for row in summary_rows(profile):
-        chapters = experiment_for(row.experiment).chapters
-        links = ", ".join(f"{{doc}}`{CHAPTER_TITLES.get(c, c)} <{c}>`" for c in chapters)
+        links = _chapter_links(row.experiment)
         budget = "recipe" if row.budget == 1.0 else f"{row.budget:g}x epochs"
         if row.estimate is None:
             effect = interval = NOT_MEASURED
