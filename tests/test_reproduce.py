@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from fakes import TINY
+from fakes import TINY, fake_result
 from tricks_lab import registry, reproduce as reproduce_module
 from tricks_lab.__main__ import main
+from tricks_lab.cache import cache_root
+from tricks_lab.experiments import training_code_version, training_modules
+from tricks_lab.pending import PendingRun, load_pending, pending_path, save_pending
 from tricks_lab.profiles import PROFILES
 from tricks_lab.recipe import BASELINE
 from tricks_lab.records import load_experiment_record, stored_experiment, MissingRecord
@@ -216,6 +221,77 @@ def test_a_record_run_counts_only_with_todays_code_and_data(
     assert done.get(QUICK, 1) is None  # made from another copy of the data
 
 
+class _MachineGone(Exception):
+    """The session's end, in the middle of a campaign."""
+
+
+@contextlib.contextmanager
+def _machine_that_trained_nothing(tmp_path: Path) -> Iterator[Path]:
+    """Hide the session's cached runs for a test: yields the run cache's folder, empty; restores it after."""
+    runs = cache_root() / "runs"
+    hidden = tmp_path / "runs-of-other-tests"
+    if runs.exists():
+        shutil.move(runs, hidden)
+    try:
+        yield runs
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+        if hidden.exists():
+            shutil.move(hidden, runs)
+
+
+@pytest.mark.slow
+def test_an_interrupted_part_goes_on_from_its_pending_runs_on_the_next_machine(
+        tiny_registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counting_train = reproduce_module._train
+
+    def train_two_then_stop(task, profile):
+        if len(tiny_registry) == 2:
+            raise _MachineGone
+        return counting_train(task, profile)
+
+    monkeypatch.setattr(reproduce_module, "_train", train_two_then_stop)
+    with _machine_that_trained_nothing(tmp_path) as runs:
+        with pytest.raises(_MachineGone):
+            reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lambda line: None)
+        record_path, pending_file = tmp_path / "tiny" / "tiny.json", tmp_path / "tiny" / "pending" / "tiny.json"
+        assert not record_path.exists()  # no part is complete: nothing for the book yet
+        experiment, profile, pending = load_pending(pending_file)
+        assert (experiment, profile) == ("tiny", "tiny")
+        assert [(r.part, r.arm, r.result.seed) for r in pending] == [("main", "baseline", 0), ("main", "baseline", 1)]
+        shutil.rmtree(runs)  # a new machine: only the repository's files are left
+        monkeypatch.setattr(reproduce_module, "_train", counting_train)
+        tiny_registry.clear()
+        lines: list[str] = []
+        reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lines.append)
+    assert lines[0].startswith("tiny: 6 runs planned, 2 done (cached or recorded), 4 to train")
+    # main's 2 smoothing runs, the sweep's 2 points, then its chosen point's seed 1: no baseline again
+    assert len(tiny_registry) == 5 and not any("'baseline'" in label for label in tiny_registry)
+    record = load_experiment_record(record_path)
+    kept = record.parts["main"].comparison.results["baseline"]
+    assert [r.to_dict() for r in kept] == [r.result.to_dict() for r in pending]
+    assert set(record.parts) == {"main", "eps"} and not pending_file.exists()
+
+
+def test_a_pending_run_counts_only_with_todays_code_and_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_cifar10) -> None:
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    _without_run_cache(monkeypatch)
+    source = reproduce_module.profile_data(TINY_HELD).source
+    today = training_code_version(training_modules(QUICK))
+
+    def pending(seed: int, version: str = today, data_source: str = source) -> PendingRun:
+        return PendingRun("main", "baseline", version, replace(
+            fake_result(QUICK, seed, 0.5, profile="tiny"), data_source=data_source))
+
+    save_pending(pending_path("tiny", "tiny"), "tiny", "tiny",
+                 [pending(0), pending(1, version="made-by-older-code"), pending(2, data_source="another copy")])
+    done = reproduce_module.DoneRuns(TINY_HELD)
+    assert done.get(QUICK, 0) is not None and done.get(QUICK, 0).test_acc == 0.5
+    assert done.get(QUICK, 1) is None  # its code has changed since
+    assert done.get(QUICK, 2) is None  # made from another copy of the data
+
+
 @pytest.mark.slow
 def test_the_sweep_chooses_on_validation_not_on_test(tiny_registry) -> None:
     reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, kinds=["sweep"], out=lambda line: None)
@@ -285,3 +361,22 @@ def test_sizes_match_the_loader_of_every_profile(name: str, real_cifar10) -> Non
     assert train_size(profile) == len(profile_data(profile).train_images)
     assert steps_per_epoch(scaled_batch_size(recipe, profile), train_size(profile)) == len(loader)
     assert run_steps(recipe, profile) == scaled_epochs(recipe, profile) * len(loader)
+
+
+def _committed_pending() -> list[Path]:
+    return sorted(RESULTS.glob("*/pending/*.json"))
+
+
+@pytest.mark.parametrize("path", _committed_pending(), ids=lambda p: f"{p.parent.parent.name}/pending/{p.name}")
+def test_every_committed_pending_run_belongs_to_a_part_its_record_lacks(path: Path) -> None:
+    experiment_name, profile, runs = load_pending(path)
+    assert profile == path.parent.parent.name and profile in PROFILES and runs
+    experiment = experiment_for(experiment_name)
+    assert path.stem == experiment.name
+    record = stored_experiment(experiment.name, profile)
+    complete = set() if isinstance(record, MissingRecord) else set(record.parts) - {
+        arm.split("/")[0] for arm in record.stale_arms}
+    for run in runs:
+        recipes = experiment.part(run.part).recipes
+        assert run.part not in complete, f"{path.name}: {run.part} is complete in the record, yet still pending"
+        assert run.result.recipe == recipes[run.arm] and run.result.profile == profile

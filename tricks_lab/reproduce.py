@@ -14,9 +14,12 @@ as soon as it finishes, so an interrupted campaign loses at most the runs in
 progress and resumes where it stopped.
 
 The run cache lives on one machine; the committed records travel with the
-repository. A run that a record holds counts as done (:class:`DoneRuns`) when
-its arm's training-code version is today's and its data copy is this one, so
-a fresh clone on a new machine trains only what no record has. Rewriting a
+repository, and so do the pending runs (:mod:`tricks_lab.pending`): after
+each run, the finished runs of the experiment's incomplete parts are written
+to ``book/results/<profile>/pending/<experiment>.json``. A run that a record
+or a pending file holds counts as done (:class:`DoneRuns`) when its arm's
+training-code version is today's and its data copy is this one, so a fresh
+clone on a new machine trains only what neither has. Rewriting a
 record never drops a part: one that cannot be rebuilt from today's runs (its
 code has moved on) is kept as it was, with its old version, and shows as
 stale.
@@ -50,6 +53,7 @@ from .experiments import (
 )
 from .profiles import Profile, resolve_profile
 from .recipe import BASELINE, Recipe
+from .pending import PendingRun, load_pending, pending_path, save_pending
 from .records import (
     PartRecord,
     experiment_record_path,
@@ -70,7 +74,7 @@ from .registry import (
 )
 from .results import Comparison, Result
 
-__all__ = ["DoneRuns", "Task", "choose_on_validation", "plan", "reproduce", "run_cost"]
+__all__ = ["DoneRuns", "Task", "choose_on_validation", "plan", "reproduce", "run_cost", "write_pending"]
 
 
 @dataclass(frozen=True)
@@ -95,48 +99,64 @@ TEACHER_PREFIX = "teacher of "
 
 
 class DoneRuns:
-    """The runs already made under a profile: the committed records, then the run cache.
+    """The runs already made under a profile: the committed records, the pending runs, then the run cache.
 
     A record's run counts when the training-code version stored for its
     ``part/arm`` is today's version of that recipe's training path and its
     data copy is this machine's: exactly the runs whose cache key would be
-    the same today. The records are read once; the cache is asked each time,
-    so runs finished during a campaign count at once.
+    the same today. A pending run (:mod:`tricks_lab.pending`) counts under
+    the same rule, with the version stored beside it. The records and
+    pending files are read once; the cache is asked each time, so runs
+    finished during a campaign count at once.
     """
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.recorded: dict[str, Result] = {}
+        self.pending: dict[str, Result] = {}
         folder = results_dir() / profile.name
         if not folder.is_dir():
             return
-        source = profile_data(profile).source
-        versions: dict[tuple[str, ...], str] = {}
+        self._source = profile_data(profile).source
+        self._versions: dict[tuple[str, ...], str] = {}
         for path in sorted(folder.glob("*.json")):
             record = load_experiment_record(path)  # a malformed record is a loud error, not a skip
             for part in record.parts.values():
                 for comparison in part.comparisons():
                     for arm, runs in comparison.results.items():
-                        modules = training_modules(runs[0].recipe)
-                        if modules not in versions:  # one fingerprint per module set, not per arm
-                            versions[modules] = training_code_version(modules)
-                        if record.training_code.get(f"{part.name}/{arm}") != versions[modules]:
-                            continue
-                        for result in runs:
-                            if result.data_source == source:
-                                self.recorded.setdefault(run_key(result.recipe, profile, result.seed), result)
+                        if self._current(runs[0].recipe, record.training_code.get(f"{part.name}/{arm}")):
+                            self._add(self.recorded, runs)
+        for path in sorted((folder / "pending").glob("*.json")):
+            _, _, pending = load_pending(path)  # malformed: a loud error, as a record
+            for run_ in pending:
+                if self._current(run_.result.recipe, run_.training_code):
+                    self._add(self.pending, [run_.result])
+
+    def _current(self, recipe: Recipe, version: str | None) -> bool:
+        modules = training_modules(recipe)
+        if modules not in self._versions:  # one fingerprint per module set, not per arm
+            self._versions[modules] = training_code_version(modules)
+        return version == self._versions[modules]
+
+    def _add(self, into: dict[str, Result], runs: list[Result]) -> None:
+        for result in runs:
+            if result.data_source == self._source:
+                into.setdefault(run_key(result.recipe, self.profile, result.seed), result)
 
     def get(self, recipe: Recipe, seed: int) -> Result | None:
-        """The run of ``recipe`` with ``seed``, from a current record or else the cache; None if neither has it.
+        """The run of ``recipe`` with ``seed``: from a current record, else a pending file, else the cache; or None.
 
         The record comes first so that a run shared by several records (the
         baseline) has one value across the book: the same run trained again
         on another machine agrees only to float rounding at the first steps
         (kernels differ), and training amplifies that to a different final
-        accuracy.
+        accuracy. A pending run comes before the cache for the same reason.
         """
-        recorded = self.recorded.get(run_key(recipe, self.profile, seed))
-        return recorded if recorded is not None else cached_result(recipe, self.profile, seed)
+        key = run_key(recipe, self.profile, seed)
+        for held in (self.recorded, self.pending):
+            if key in held:
+                return held[key]
+        return cached_result(recipe, self.profile, seed)
 
     def missing(self, tasks: list[Task]) -> list[Task]:
         """The tasks still to train, in order: the runs nobody has, and the teachers they need.
@@ -272,6 +292,12 @@ def part_record(part: Part, profile: Profile, done: DoneRuns | None = None) -> P
     return PartRecord(part.name, part.kind, part.budget, full, chosen, points)
 
 
+def _stored_parts(experiment: Experiment, profile: Profile) -> list[Part]:
+    """The parts of ``experiment`` that a record under ``profile`` holds."""
+    return [part for part in experiment.parts
+            if part.kind in kinds_for(profile.name) and (part.on_gpu or profile.name not in GPU_PROFILES)]
+
+
 def write_record(experiment: Experiment, profile: Profile, *, command: str | None = None,
                  wall_seconds: float = 0.0, done: DoneRuns | None = None) -> Path | None:
     """(Re)write ``experiment``'s record with every complete part; None if it would hold none.
@@ -281,9 +307,8 @@ def write_record(experiment: Experiment, profile: Profile, *, command: str | Non
     """
     done = DoneRuns(profile) if done is None else done
     path = experiment_record_path(experiment.name, profile.name)
-    parts = {record.name: record for part in experiment.parts
-             if part.kind in kinds_for(profile.name) and (part.on_gpu or profile.name not in GPU_PROFILES)
-             and (record := part_record(part, profile, done)) is not None}
+    parts = {record.name: record for part in _stored_parts(experiment, profile)
+             if (record := part_record(part, profile, done)) is not None}
     kept: dict[str, str] = {}
     if path.is_file():
         earlier = load_experiment_record(path)
@@ -297,6 +322,38 @@ def write_record(experiment: Experiment, profile: Profile, *, command: str | Non
     ordered = [parts[p.name] for p in experiment.parts if p.name in parts]
     return save_experiment_record(path, experiment.name, profile.name, ordered, command=command,
                                   wall_seconds=wall_seconds, versions=kept)
+
+
+def write_pending(experiment: Experiment, profile: Profile, *, command: str | None = None,
+                  done: DoneRuns | None = None) -> Path | None:
+    """(Re)write ``experiment``'s pending runs: the finished runs of its incomplete parts (see :mod:`tricks_lab.pending`).
+
+    A run a current record already holds (the shared baseline) is not
+    repeated. With nothing pending, the file is removed and None returned.
+    """
+    done = DoneRuns(profile) if done is None else done
+    runs: list[PendingRun] = []
+    seen: set[str] = set()
+    for part in _stored_parts(experiment, profile):
+        if part_record(part, profile, done) is not None:
+            continue
+        for task in _part_tasks(experiment, part, profile, _chosen(part, profile, done)):
+            key = run_key(task.recipe, profile, task.seed)
+            if key in seen or key in done.recorded or (result := done.get(task.recipe, task.seed)) is None:
+                continue
+            seen.add(key)
+            version = training_code_version(training_modules(task.recipe))
+            runs.append(PendingRun(part.name, task.arm, version, result))
+    return save_pending(pending_path(experiment.name, profile.name), experiment.name, profile.name, runs,
+                        command=command)
+
+
+def _write_progress(experiment: Experiment, profile: Profile, command: str, started: float,
+                    done: DoneRuns) -> Path | None:
+    """Rewrite ``experiment``'s record and its pending runs; the record's path, if it has one."""
+    path = write_record(experiment, profile, command=command, wall_seconds=time.perf_counter() - started, done=done)
+    write_pending(experiment, profile, command=command, done=done)
+    return path
 
 
 def _train(task: Task, profile: Profile) -> Result:
@@ -372,8 +429,7 @@ def reproduce(
                     if p not in written]
     for experiment in {e.name: e for e in EXPERIMENTS}.values():
         if "all" in names or experiment.name in {experiment_for(n).name for n in names}:
-            path = write_record(experiment, profile, command=command, wall_seconds=time.perf_counter() - started,
-                                done=done)
+            path = _write_progress(experiment, profile, command, started, done)
             if path is not None and path not in written:
                 written.append(path)
     return written
@@ -427,8 +483,7 @@ def _execute(tasks: list[Task], profile: Profile, jobs: int, threads: int, per_u
                 out(f"[{trained}/{total}] {task.label()}: {state}, {result.train_seconds:.0f} s; "
                     f"ETA {_duration(remaining_units * rate)}")
                 sys.stdout.flush()
-                path = write_record(by_name[task.experiment], profile, command=command,
-                                    wall_seconds=time.perf_counter() - started, done=done)
+                path = _write_progress(by_name[task.experiment], profile, command, started, done)
                 if path is not None and path not in written:
                     written.append(path)
     return written
