@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tricks_lab.registry import EXPERIMENTS, experiment_for
+from tricks_lab.verdicts import glue_key
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHAPTERS = sorted(c for e in EXPERIMENTS for c in e.chapters)
@@ -30,6 +31,7 @@ def _result_section(cells: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_part_of_the_chapters_experiment_is_shown(chapter: str) -> None:
     code = "\n".join("".join(c["source"]) for c in _result_section(_cells(chapter)) if c["cell_type"] == "code")
+    prose = "\n".join("".join(c["source"]) for c in _result_section(_cells(chapter)) if c["cell_type"] == "markdown")
     experiment = experiment_for(chapter)
     for part in experiment.parts:
         assert f'show_part("{experiment.name}", "{part.name}")' in code, f"{chapter}: part {part.name} not shown"
@@ -39,6 +41,10 @@ def test_every_part_of_the_chapters_experiment_is_shown(chapter: str) -> None:
             assert f'budget_change_markdown("{experiment.name}"' in code, f"{chapter}: no gap change for {part.name}"
         if part.kind in ("grid", "sweep"):  # a grid or sweep is also drawn along its hyperparameter
             assert f'show_curve("{experiment.name}", "{part.name}")' in code, f"{chapter}: {part.name} not drawn"
+        if part.kind == "sweep":  # and its choice is a generated sentence in the prose
+            assert f'glue_sweep("{experiment.name}", "{part.name}")' in code, f"{chapter}: {part.name} not glued"
+            key = glue_key(experiment.name, part.name, "chosen", "sentence")
+            assert f"{{glue:md}}`{key}`" in prose, f"{chapter}: the prose does not cite {key}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

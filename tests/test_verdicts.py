@@ -167,6 +167,56 @@ def test_a_sweep_row_in_the_summary_is_its_chosen_arm_against_the_reference(
     assert not [r for r in verdicts.summary_rows() if r.part in ("lr_grid", "batch_grid", "temperature")]
 
 
+def _store_length_sweep(val: dict[str, float], test: dict[str, list[float]]) -> None:
+    """A 06_cutout `length` record: every point on 3 seeds (validation accuracy ``val``), ``test`` on 5."""
+    from tricks_lab.records import PartRecord, experiment_record_path, save_experiment_record
+    from tricks_lab.registry import experiment_for
+
+    recipes = experiment_for("06_cutout").part("length").recipes
+    points = Comparison("lab", (0, 1, 2), {arm: [fake_result(recipes[arm], s, 0.6, val_acc=v) for s in range(3)]
+                                           for arm, v in val.items()})
+    chosen = max((arm for arm in val if arm != "baseline"), key=val.get)
+    full = Comparison("lab", tuple(range(5)), {arm: [fake_result(recipes[arm], s, a) for s, a in enumerate(accs)]
+                                               for arm, accs in test.items()})
+    part = PartRecord("length", "sweep", 1.0, full, chosen, points)
+    save_experiment_record(experiment_record_path("06_cutout", "lab"), "06_cutout", "lab", [part])
+
+
+def test_the_sweep_sentence_says_what_was_chosen_how_and_how_it_fared(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    assert verdicts.sweep_sentence("06_cutout", "length") == "the `length` sweep's choice: not measured yet."
+    base, chosen = [0.60, 0.62, 0.61, 0.63, 0.60], [0.64, 0.66, 0.64, 0.67, 0.65]
+    _store_length_sweep({"baseline": 0.60, "cutout 8": 0.61, "cutout 16": 0.64, "cutout 24": 0.62},
+                        {"baseline": base, "cutout 16": chosen})
+    sentence = verdicts.sweep_sentence("06_cutout", "length")
+    assert sentence.startswith("Of the 3 settings run on 3 seeds, the validation split chose cutout 16. ")
+    assert "On all 5 seeds, cutout 16: +4.00 points" in sentence and "better than baseline" in sentence
+    assert sentence.endswith("The 3 seeds that chose it are among these 5, so the estimate leans its way.")
+
+
+def test_the_sweep_sentence_says_when_no_setting_beat_the_reference_on_validation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    base = [0.60, 0.62, 0.61, 0.63, 0.60]
+    _store_length_sweep({"baseline": 0.65, "cutout 8": 0.61, "cutout 16": 0.64, "cutout 24": 0.62},
+                        {"baseline": base, "cutout 16": [a - 0.001 for a in base]})
+    sentence = verdicts.sweep_sentence("06_cutout", "length")
+    assert "chose cutout 16 (none of them beat baseline's own validation accuracy)." in sentence
+
+
+def test_only_a_sweep_has_a_sweep_sentence() -> None:
+    with pytest.raises(ValueError, match=r"06_cutout/main is a 'main' part, not a sweep"):
+        verdicts.sweep_sentence("06_cutout", "main")
+
+
+def test_glue_sweep_glues_the_sentence_under_a_key_that_exists_without_a_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("myst_nb")
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    assert verdicts.glue_sweep("mixing", "mixup_alpha") == "the `mixup_alpha` sweep's choice: not measured yet."
+
+
 def _accuracies(per_arm: dict[str, dict[int, float]]) -> Comparison:
     """A comparison with the given test accuracy per arm and seed (the first arm is the reference)."""
     recipes = {"baseline": BASELINE, "mixup": BASELINE.replace(mixing="mixup")}

@@ -11,6 +11,7 @@ Each chapter's verdict comes from ``book/results/<profile>/<experiment>.json``
 - :func:`glue_part` hands the numbers and a generated sentence per arm to
   myst-nb's ``glue``, so the prose cites them as ``{glue:md}`key``` and
   they change with the record (a missing record glues "not measured yet");
+  :func:`glue_sweep` does the same for a sweep's choice (:func:`sweep_sentence`);
 - :func:`summary_rows` gives the book's summary page one row per trick and
   budget.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +32,9 @@ from .stats import Difference, paired_interval
 
 __all__ = [
     "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "budget_change_markdown", "budget_change_summary", "budget_pairs", "difference_sentence", "gap_change",
-    "gap_change_sentence", "glue_part", "glue_key", "glue_power",
+    "gap_change_sentence", "glue_part", "glue_key", "glue_power", "glue_sweep",
     "load_part", "missing_note", "missing_parts", "step_differences", "step_markdown", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
-    "show_part", "summary_rows",
+    "show_part", "summary_rows", "sweep_sentence",
 ]
 
 NOT_MEASURED = "not measured yet"
@@ -115,6 +117,49 @@ def glue_part(experiment: str, part: str, profile: str = "lab", arms: list[str] 
         glue(key, Markdown(stored.chosen), display=False)
         values[key] = stored.chosen
     return values
+
+
+def sweep_sentence(experiment: str, part: str, profile: str = "lab") -> str:
+    """What a sweep chose on the validation split, and the chosen arm against the reference on every book seed.
+
+    The seeds that chose the arm are among those it is then compared on, so
+    the sentence says that the estimate leans its way (a winner's curse: the
+    best of several noisy points is, on those seeds, partly luck), however
+    small that lean may be when the choice is made on validation and the
+    comparison on test.
+    """
+    registry_part = experiment_for(experiment).part(part)
+    if registry_part.kind != "sweep":
+        raise ValueError(f"{experiment}/{part} is a {registry_part.kind!r} part, not a sweep")
+    stored = load_part(experiment, part, profile)
+    if stored is None or stored.chosen is None:
+        return f"the `{part}` sweep's choice: {NOT_MEASURED}."
+    grid_seeds = len(registry_part.seeds)
+    reference = registry_part.reference
+    beaten = ""
+    if stored.points is not None:
+        val = {arm: _mean(stored.points.accuracies(arm, "val").values()) for arm in stored.points.results}
+        if val[reference] >= val[stored.chosen]:
+            beaten = f" (none of them beat {reference}'s own validation accuracy)"
+    return (f"Of the {len(registry_part.arms) - 1} settings run on {grid_seeds} seeds, the validation split "
+            f"chose {stored.chosen}{beaten}. On all {len(stored.comparison.seeds)} seeds, "
+            f"{difference_sentence(stored.comparison, stored.chosen)} The {grid_seeds} seeds that chose it "
+            f"are among these {len(stored.comparison.seeds)}, so the estimate leans its way.")
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else math.nan
+
+
+def glue_sweep(experiment: str, part: str, profile: str = "lab") -> str:
+    """Glue :func:`sweep_sentence` as ``<experiment>-<part>-chosen-sentence`` (it exists without a record too)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    sentence = sweep_sentence(experiment, part, profile)
+    glue(glue_key(experiment, part, "chosen", "sentence"), Markdown(sentence), display=False)
+    return sentence
 
 
 def paired_difference_figure(comparison: Comparison, title: str | None = None) -> Any:
