@@ -170,7 +170,7 @@ def test_a_fresh_machine_trains_nothing_that_a_current_record_holds(
     lines: list[str] = []
     assert reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lines.append) == [path]
     assert tiny_registry == []
-    assert lines[0].startswith("tiny: 7 runs planned, 7 done (cached or recorded), 0 to train")
+    assert lines[0].startswith("tiny: 7 runs planned, 7 done (recorded, pending or cached), 0 to train")
     after = json.loads(path.read_text())
     assert after["parts"] == before["parts"] and after["training_code"] == before["training_code"]
 
@@ -264,7 +264,7 @@ def test_an_interrupted_part_goes_on_from_its_pending_runs_on_the_next_machine(
         tiny_registry.clear()
         lines: list[str] = []
         reproduce_module.reproduce(["tiny"], TINY_HELD, jobs=1, out=lines.append)
-    assert lines[0].startswith("tiny: 6 runs planned, 2 done (cached or recorded), 4 to train")
+    assert lines[0].startswith("tiny: 6 runs planned, 2 done (recorded, pending or cached), 4 to train")
     # main's 2 smoothing runs, the sweep's 2 points, then its chosen point's seed 1: no baseline again
     assert len(tiny_registry) == 5 and not any("'baseline'" in label for label in tiny_registry)
     record = load_experiment_record(record_path)
@@ -304,7 +304,7 @@ def test_the_sweep_chooses_on_validation_not_on_test(tiny_registry) -> None:
 def test_dry_run_lists_the_missing_runs_and_trains_nothing(tiny_registry, tmp_path: Path) -> None:
     lines: list[str] = []
     assert reproduce_module.reproduce(["tiny"], TINY_HELD, dry_run=True, out=lines.append) == []
-    assert lines[0].startswith("tiny: 6 runs planned, 0 done (cached or recorded), 6 to train")
+    assert lines[0].startswith("tiny: 6 runs planned, 0 done (recorded, pending or cached), 6 to train")
     assert len(lines) == 7 and tiny_registry == []
 
 

@@ -416,7 +416,7 @@ def reproduce(
         units = sum(run_cost(t.recipe) for t in missing)
         estimate = "unknown (no run done to time)" if per_unit is None else \
             f"{units * per_unit / 3600:.2f} hours at {per_unit:.0f} s per baseline run"
-        out(f"{profile.name}: {len(tasks)} runs planned, {len(tasks) - len(missing)} done (cached or recorded), "
+        out(f"{profile.name}: {len(tasks)} runs planned, {len(tasks) - len(missing)} done (recorded, pending or cached), "
             f"{len(missing)} to train ({units:.1f} baseline-run units; {estimate}); "
             f"{jobs} job(s) x {threads} thread(s)")
         if dry_run:
