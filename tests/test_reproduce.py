@@ -301,6 +301,24 @@ def test_the_sweep_chooses_on_validation_not_on_test(tiny_registry) -> None:
     assert reproduce_module.choose_on_validation(points, "baseline") == max(val, key=val.get)
 
 
+def test_teachers_are_planned_first_so_no_job_waits_on_them(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    teacher = QUICK.replace(epochs=16)
+    experiment = Experiment("taught", ("taught",), "does the teacher come first?", (
+        Part("main", "main", (("baseline", QUICK), ("smoothing", QUICK.replace(label_smoothing=0.1)),
+                              ("distilled", QUICK.replace(teacher=teacher)))),
+    ))
+    monkeypatch.setattr(registry, "EXPERIMENTS", (experiment,))
+    monkeypatch.setattr(reproduce_module, "EXPERIMENTS", (experiment,))
+    monkeypatch.setattr(registry, "BOOK_SEEDS", 2)
+    monkeypatch.setattr(reproduce_module, "BOOK_SEEDS", 2)
+    monkeypatch.setattr(reproduce_module, "cached_result", lambda recipe, profile, seed: None)
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))  # no records: every run is missing
+    tasks = reproduce_module.plan(["taught"], TINY_HELD)
+    assert [t.is_teacher for t in tasks] == [True] + [False] * 6
+    assert tasks[0].recipe == teacher and tasks[-1].arm == "distilled"
+
+
 def test_dry_run_lists_the_missing_runs_and_trains_nothing(tiny_registry, tmp_path: Path) -> None:
     lines: list[str] = []
     assert reproduce_module.reproduce(["tiny"], TINY_HELD, dry_run=True, out=lines.append) == []

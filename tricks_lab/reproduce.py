@@ -197,8 +197,10 @@ def plan(names: Sequence[str], profile: str | Profile, kinds: Sequence[str] | No
          done: DoneRuns | None = None) -> list[Task]:
     """The runs the named experiments need (``"all"`` for every one), in campaign order, each once.
 
-    A teacher's run (seed :data:`~tricks_lab.experiments.TEACHER_SEED`) comes
-    before the first student that needs it. Sweeps include their chosen
+    The teachers' runs (seed :data:`~tricks_lab.experiments.TEACHER_SEED`)
+    come first: a teacher is one long run its students wait on, so started
+    first it trains beside the other arms instead of leaving a job idle at
+    the end of the campaign. Sweeps include their chosen
     arm's extra seeds once the sweep's points are ``done`` (default: the
     run cache and the committed records).
     """
@@ -209,7 +211,8 @@ def plan(names: Sequence[str], profile: str | Profile, kinds: Sequence[str] | No
     for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"kinds must be among {KINDS}, got {kind!r}")
-    tasks: list[Task] = []
+    teachers: list[Task] = []
+    students: list[Task] = []
     seen: set[str] = set()
     for experiment, part in all_parts():
         if experiment.name not in wanted or part.kind not in kinds:
@@ -223,12 +226,12 @@ def plan(names: Sequence[str], profile: str | Profile, kinds: Sequence[str] | No
                 key = run_key(teacher.recipe, profile, TEACHER_SEED)
                 if key not in seen:
                     seen.add(key)
-                    tasks.append(teacher)
+                    teachers.append(teacher)
             key = run_key(task.recipe, profile, task.seed)
             if key not in seen:
                 seen.add(key)
-                tasks.append(task)
-    return tasks
+                students.append(task)
+    return teachers + students
 
 
 def choose_on_validation(comparison: Comparison, reference: str) -> str | None:
