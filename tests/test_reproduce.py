@@ -6,7 +6,7 @@ import contextlib
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from tricks_lab.cache import cache_root
 from tricks_lab.experiments import training_code_version, training_modules
 from tricks_lab.pending import PendingRun, load_pending, pending_path, save_pending
 from tricks_lab.profiles import PROFILES
-from tricks_lab.recipe import BASELINE
+from tricks_lab.recipe import BASELINE, Recipe
 from tricks_lab.records import load_experiment_record, stored_experiment, MissingRecord
 from tricks_lab.registry import EXPERIMENTS, Experiment, Part, experiment_for, scaled_budget
 
@@ -88,6 +88,22 @@ def test_the_stack_adds_then_removes_one_trick_at_a_time() -> None:
     full = removed.arms[0][1]
     for (name, recipe), (_, step) in zip(removed.arms[1:], added.arms[1:]):
         assert recipe != full and name.startswith("- ")
+
+
+def test_each_refinement_changes_one_field_of_the_residual_net() -> None:
+    refinements = experiment_for("12_bag_of_tricks").part("refinements")
+    reference = refinements.recipes[refinements.reference]
+    assert refinements.reference == "residual net" and reference == BASELINE.replace(model="fastnet_residual")
+    changed = {name: {f.name for f in fields(Recipe) if getattr(recipe, f.name) != getattr(reference, f.name)}
+               for name, recipe in refinements.arms[1:]}
+    assert changed == {
+        "plain fast net": {"model"},
+        "+ zero-gamma": {"zero_init_residual"},
+        "+ no bias decay": {"no_bias_decay"},
+        "heavy-ball momentum": {"nesterov"},
+        "+ colour jitter + PCA lighting": {"color_jitter", "pca_lighting"},
+    }
+    assert refinements.recipes["plain fast net"] == BASELINE  # its runs are the book's shared baseline
 
 
 # -- reproduce, end to end on a tiny profile -----------------------------------------------------

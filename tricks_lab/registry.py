@@ -255,6 +255,27 @@ def _stack() -> tuple[tuple[tuple[str, Recipe], ...], tuple[tuple[str, Recipe], 
 
 _ADDED, _REMOVED = _stack()
 
+RESIDUAL_NET = BASELINE.replace(model="fastnet_residual")
+"""The baseline recipe on the residual fast net: the net zero-γ can act on."""
+
+
+def _refinements() -> tuple[tuple[str, Recipe], ...]:
+    """He et al. (2019)'s refinements one at a time, each against the residual fast net alone.
+
+    The stack measures each trick in the company of the ones above it; these
+    arms change one field of :data:`RESIDUAL_NET` each, so each difference is
+    that refinement's own. The plain fast net (the book's baseline, whose runs
+    are shared) says what the residual blocks themselves change.
+    """
+    return (
+        ("residual net", RESIDUAL_NET),
+        ("plain fast net", BASELINE),
+        ("+ zero-gamma", RESIDUAL_NET.replace(zero_init_residual=True)),
+        ("+ no bias decay", RESIDUAL_NET.replace(no_bias_decay=True)),
+        ("heavy-ball momentum", RESIDUAL_NET.replace(nesterov=False)),
+        ("+ colour jitter + PCA lighting", RESIDUAL_NET.replace(color_jitter=0.4, pca_lighting=0.1)),
+    )
+
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("00_baseline", ("00_baseline",), "How much do seeds alone move the baseline's accuracy?",
                (Part("main", "main", (("baseline", BASELINE),)),)),
@@ -338,9 +359,11 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                                        AutoAugment_and_Cutout=CUTOUT.replace(augment="autoaugment")),
              budget=LONGER_BUDGET),
     )),
-    Experiment("12_bag_of_tricks", ("12_bag_of_tricks",), "Do the tricks stack, and which still matter together?", (
+    Experiment("12_bag_of_tricks", ("12_bag_of_tricks",),
+               "What does each refinement do alone, do the tricks stack, and which still matter together?", (
         Part("added", "main", _ADDED, live=(_ADDED[0][0], _ADDED[3][0])),
         Part("removed", "main", _REMOVED, on_gpu=False),
+        Part("refinements", "main", _refinements()),
         Part("added_longer", "longer", _ADDED, budget=LONGER_BUDGET),
     )),
 )
