@@ -237,6 +237,41 @@ def test_a_record_run_counts_only_with_todays_code_and_data(
     assert done.get(QUICK, 1) is None  # made from another copy of the data
 
 
+def test_a_teacher_run_is_recorded_with_its_part_and_counts_on_the_next_machine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_cifar10) -> None:
+    from tricks_lab.experiments import run_key
+
+    teacher = QUICK.replace(epochs=16)
+    student = QUICK.replace(teacher=teacher)
+    experiment = Experiment("taught", ("taught",), "does the record keep the teacher?", (
+        Part("main", "main", (("alone", QUICK), ("taught", student))),))
+    monkeypatch.setattr(registry, "BOOK_SEEDS", 1)
+    monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
+    source = reproduce_module.profile_data(TINY_HELD).source
+    cache = {run_key(recipe, TINY_HELD, 0): replace(fake_result(recipe, 0, acc, profile="tiny"), data_source=source)
+             for recipe, acc in ((QUICK, 0.5), (student, 0.55), (teacher, 0.6))}
+    monkeypatch.setattr(reproduce_module, "cached_result",
+                        lambda recipe, profile, seed: cache.get(run_key(recipe, profile, seed)))
+
+    path = reproduce_module.write_record(experiment, TINY_HELD)
+    record = load_experiment_record(path)
+    assert record.parts["main"].teachers["taught"].test_acc == 0.6
+    assert set(record.parts["main"].teachers) == {"taught"}
+    assert record.training_code["main/teacher of taught"] == training_code_version(training_modules(teacher))
+
+    cache.clear()  # the next machine: only the record is left
+    assert reproduce_module.DoneRuns(TINY_HELD).teacher(teacher).test_acc == 0.6
+    reproduce_module.write_record(experiment, TINY_HELD)
+    assert load_experiment_record(path).parts["main"].teachers["taught"].test_acc == 0.6
+
+    raw = json.loads(path.read_text())
+    raw["training_code"]["main/teacher of taught"] = "made-by-older-code"
+    path.write_text(json.dumps(raw))
+    assert reproduce_module.DoneRuns(TINY_HELD).teacher(teacher) is None  # its code has changed since
+    reproduce_module.write_record(experiment, TINY_HELD)
+    assert load_experiment_record(path).parts["main"].teachers == {}  # the students stay, the teacher is not claimed
+
+
 class _MachineGone(Exception):
     """The session's end, in the middle of a campaign."""
 
@@ -318,7 +353,7 @@ def test_the_sweep_chooses_on_validation_not_on_test(tiny_registry) -> None:
 
 
 def test_teachers_are_planned_first_so_no_job_waits_on_them(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_cifar10) -> None:
     teacher = QUICK.replace(epochs=16)
     experiment = Experiment("taught", ("taught",), "does the teacher come first?", (
         Part("main", "main", (("baseline", QUICK), ("smoothing", QUICK.replace(label_smoothing=0.1)),

@@ -119,8 +119,8 @@ def test_missing_parts_are_announced_once_per_experiment(tmp_path: Path, monkeyp
 
 def test_a_gpu_profile_does_not_miss_the_parts_it_never_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRICKS_LAB_RESULTS", str(tmp_path))
-    assert verdicts.missing_parts("12_bag_of_tricks", "short") == ["added"]
-    assert verdicts.missing_parts("12_bag_of_tricks", "lab") == ["added", "removed", "added_longer"]
+    assert verdicts.missing_parts("12_bag_of_tricks", "short") == ["added", "refinements"]  # "removed" is CPU-only
+    assert verdicts.missing_parts("12_bag_of_tricks", "lab") == ["added", "removed", "refinements", "added_longer"]
 
 
 def test_a_stack_reads_each_step_against_the_row_before() -> None:
@@ -289,3 +289,35 @@ def test_the_summary_of_longer_budgets_pairs_each_gap_change(tmp_path: Path, mon
                    f"{100 * d.estimate:+.2f} | [{100 * d.low:+.2f}, {100 * d.high:+.2f}] | toward the trick |")
     others = [line for line in table[2:] if "06 Cutout" not in line]
     assert others and all(verdicts.NOT_MEASURED in line for line in others)
+
+
+def test_the_teachers_accuracy_is_said_per_teacher_or_said_missing() -> None:
+    from tricks_lab.records import PartRecord
+    from tricks_lab.registry import experiment_for
+
+    part = experiment_for("05_distillation").part("main")
+    recipes = part.recipes
+    comparison = Comparison("lab", (0,), {arm: [_result(0.7, 0, recipe)] for arm, recipe in recipes.items()})
+    wide = recipes["from a 2x wider teacher"].teacher
+    stored = PartRecord("main", "main", 1.0, comparison,
+                        teachers={"from a 2x wider teacher": fake_result(wide, 0, 0.7767, val_acc=0.79)})
+    wider, born_again = verdicts.teacher_sentences("05_distillation", stored)
+    assert wider.startswith("The teacher of `from a 2x wider teacher` (fastnet, width x2, 8 epochs")
+    assert "test 77.67%, validation 79.00%" in wider
+    assert "`born-again (same-size teacher)`" in born_again and "not at hand" in born_again
+    plain = experiment_for("03_label_smoothing").part("main").recipes
+    undistilled = Comparison("lab", (0,), {arm: [_result(0.7, 0, recipe)] for arm, recipe in plain.items()})
+    assert verdicts.teacher_sentences("03_label_smoothing", PartRecord("main", "main", 1.0, undistilled)) == []
+
+
+def test_arms_taught_by_one_teacher_share_its_sentence() -> None:
+    from tricks_lab.records import PartRecord
+    from tricks_lab.registry import experiment_for
+
+    part = experiment_for("05_distillation").part("temperature")
+    points = Comparison("lab", (0,), {arm: [_result(0.7, 0, recipe)] for arm, recipe in part.recipes.items()})
+    teacher = part.recipes["T=4, alpha=0.5"].teacher
+    stored = PartRecord("temperature", "grid", 1.0, points,
+                        teachers={arm: fake_result(teacher, 0, 0.78) for arm in part.recipes if arm != "student alone"})
+    (sentence,) = verdicts.teacher_sentences("05_distillation", stored)
+    assert sentence.count("`T=") == 4 and "test 78.00%" in sentence

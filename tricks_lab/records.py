@@ -16,7 +16,7 @@ import json
 import os
 import platform
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,10 @@ class PartRecord:
     A sweep's ``comparison`` holds the reference and the ``chosen`` arm on
     every book seed; ``points`` holds every point of its grid on the grid
     seeds, from which the choice was made (on the validation split).
+    ``teachers`` maps a distilled arm to its teacher's run (seed
+    :data:`~tricks_lab.experiments.TEACHER_SEED`), where that run was at hand
+    when the record was written: a teacher is trained once and kept only by
+    the run cache, so a record written on another machine may lack it.
     """
 
     name: str
@@ -167,6 +171,7 @@ class PartRecord:
     comparison: Comparison
     chosen: str | None = None
     points: Comparison | None = None
+    teachers: dict[str, Result] = field(default_factory=dict)
 
     def comparisons(self) -> list[Comparison]:
         """The part's comparison, then its sweep points where it has them."""
@@ -232,6 +237,8 @@ def save_experiment_record(
         raise ValueError("an experiment record needs at least one complete part")
     training_code = {f"{p.name}/{arm}": training_code_version(training_modules(runs[0].recipe))
                      for p in parts for comparison in p.comparisons() for arm, runs in comparison.results.items()}
+    training_code.update({teacher_code_key(p.name, arm): training_code_version(training_modules(run.recipe))
+                          for p in parts for arm, run in p.teachers.items()})
     training_code.update(versions or {})
     record = {
         "schema": EXPERIMENT_SCHEMA,
@@ -255,10 +262,17 @@ def _comparison_from_json(profile: str, data: dict[str, Any]) -> Comparison:
     return Comparison(profile, tuple(data["seeds"]), results, paired=data["paired"])
 
 
+def teacher_code_key(part: str, arm: str) -> str:
+    """The ``training_code`` key of the teacher of ``part``'s distilled ``arm``."""
+    return f"{part}/teacher of {arm}"
+
+
 def _part_json(part: PartRecord) -> dict[str, Any]:
     data = {"kind": part.kind, "budget": part.budget, "chosen": part.chosen, **_comparison_json(part.comparison)}
     if part.points is not None:
         data["points"] = _comparison_json(part.points)
+    if part.teachers:
+        data["teachers"] = {arm: run.to_dict() for arm, run in part.teachers.items()}
     return data
 
 
@@ -272,8 +286,10 @@ def load_experiment_record(path: str | os.PathLike[str]) -> ExperimentRecord:
         parts = {}
         for name, part in data["parts"].items():
             points = None if "points" not in part else _comparison_from_json(data["profile"], part["points"])
+            teachers = {arm: Result.from_dict(run) for arm, run in part.get("teachers", {}).items()}
             parts[name] = PartRecord(name, part["kind"], part["budget"],
-                                     _comparison_from_json(data["profile"], part), part.get("chosen"), points)
+                                     _comparison_from_json(data["profile"], part), part.get("chosen"), points,
+                                     teachers)
         return ExperimentRecord(path, data["experiment"], data["profile"], parts, data["training_code"],
                                 data["provenance"])
     except (OSError, ValueError, KeyError, TypeError) as err:

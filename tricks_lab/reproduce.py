@@ -60,6 +60,7 @@ from .records import (
     load_experiment_record,
     results_dir,
     save_experiment_record,
+    teacher_code_key,
 )
 from .registry import (
     BOOK_SEEDS,
@@ -114,6 +115,7 @@ class DoneRuns:
         self.profile = profile
         self.recorded: dict[str, Result] = {}
         self.pending: dict[str, Result] = {}
+        self.teachers: dict[str, Result] = {}
         folder = results_dir() / profile.name
         if not folder.is_dir():
             return
@@ -126,6 +128,9 @@ class DoneRuns:
                     for arm, runs in comparison.results.items():
                         if self._current(runs[0].recipe, record.training_code.get(f"{part.name}/{arm}")):
                             self._add(self.recorded, runs)
+                for arm, teacher in part.teachers.items():
+                    if self._current(teacher.recipe, record.training_code.get(teacher_code_key(part.name, arm))):
+                        self._add(self.teachers, [teacher])
         for path in sorted((folder / "pending").glob("*.json")):
             _, _, pending = load_pending(path)  # malformed: a loud error, as a record
             for run_ in pending:
@@ -157,6 +162,15 @@ class DoneRuns:
             if key in held:
                 return held[key]
         return cached_result(recipe, self.profile, seed)
+
+    def teacher(self, recipe: Recipe) -> Result | None:
+        """The run of teacher ``recipe``: from a current record, else the cache; or None.
+
+        Only its metrics are kept in a record: a student still to train needs
+        the teacher's model, which only the run cache holds (see :meth:`missing`).
+        """
+        recorded = self.teachers.get(run_key(recipe, self.profile, TEACHER_SEED))
+        return recorded if recorded is not None else cached_result(recipe, self.profile, TEACHER_SEED)
 
     def missing(self, tasks: list[Task]) -> list[Task]:
         """The tasks still to train, in order: the runs nobody has, and the teachers they need.
@@ -282,7 +296,9 @@ def part_record(part: Part, profile: Profile, done: DoneRuns | None = None) -> P
     done = DoneRuns(profile) if done is None else done
     if part.kind != "sweep":
         comparison = _collect(part, profile, part.seeds_for(profile.name), list(part.recipes), done)
-        return None if comparison is None else PartRecord(part.name, part.kind, part.budget, comparison)
+        if comparison is None:
+            return None
+        return PartRecord(part.name, part.kind, part.budget, comparison, teachers=_teachers(part, comparison, done))
     points = _points(part, profile, done)
     if points is None:
         return None
@@ -292,7 +308,14 @@ def part_record(part: Part, profile: Profile, done: DoneRuns | None = None) -> P
     full = _collect(part, profile, tuple(range(BOOK_SEEDS)), list(dict.fromkeys((part.reference, chosen))), done)
     if full is None:
         return None
-    return PartRecord(part.name, part.kind, part.budget, full, chosen, points)
+    return PartRecord(part.name, part.kind, part.budget, full, chosen, points, _teachers(part, points, done))
+
+
+def _teachers(part: Part, comparison: Comparison, done: DoneRuns) -> dict[str, Result]:
+    """The teacher runs at hand of the comparison's distilled arms (a teacher no longer cached is left out)."""
+    recipes = part.recipes
+    return {arm: run for arm in comparison.results
+            if (teacher := recipes[arm].teacher) is not None and (run := done.teacher(teacher)) is not None}
 
 
 def _stored_parts(experiment: Experiment, profile: Profile) -> list[Part]:

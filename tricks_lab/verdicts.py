@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .build import scaled_epochs
+from .profiles import PROFILES
 from .records import ExperimentRecord, MissingRecord, PartRecord, stored_experiment
 from .registry import EXPERIMENTS, GPU_PROFILES, experiment_for, kinds_for
 from .results import Comparison, verdict
@@ -34,7 +36,7 @@ __all__ = [
     "CHAPTER_TITLES", "PowerSummary", "SummaryRow", "budget_change_markdown", "budget_change_summary", "budget_pairs", "difference_sentence", "gap_change",
     "gap_change_sentence", "glue_part", "glue_key", "glue_power", "glue_sweep",
     "load_part", "missing_note", "missing_parts", "step_differences", "step_markdown", "paired_difference_figure", "power_summary", "summary_figure", "summary_markdown",
-    "show_part", "summary_rows", "sweep_sentence",
+    "show_part", "summary_rows", "sweep_sentence", "teacher_sentences",
 ]
 
 NOT_MEASURED = "not measured yet"
@@ -212,6 +214,34 @@ def missing_note(experiment: str, profile: str = "lab") -> str:
             f"<code>{command}</code> makes them.</p></div>")
 
 
+def teacher_sentences(experiment: str, stored: PartRecord, profile: str = "lab") -> list[str]:
+    """One sentence per teacher of the part's distilled arms: its own test accuracy, or that it was not kept.
+
+    Arms taught by the same teacher share a sentence. The accuracy is the
+    teacher's single run (seed :data:`~tricks_lab.experiments.TEACHER_SEED`),
+    so it carries no interval.
+    """
+    part = experiment_for(experiment).part(stored.name)
+    taught: dict[Any, list[str]] = {}
+    for arm in (stored.points or stored.comparison).results:
+        teacher = part.recipes[arm].teacher
+        if teacher is not None:
+            taught.setdefault(teacher, []).append(arm)
+    sentences = []
+    for teacher, arms in taught.items():
+        names = ", ".join(f"`{arm}`" for arm in arms)
+        run = stored.teachers.get(arms[0])
+        shape = f"{teacher.model}, width x{teacher.width_multiplier:g}, {scaled_epochs(teacher, PROFILES[profile])} epochs"
+        if run is None:
+            sentences.append(f"The teacher of {names} ({shape}) was not at hand when this record was written, "
+                             "so its own accuracy is not shown.")
+        else:
+            val = "" if run.val_acc is None else f", validation {100 * run.val_acc:.2f}%"
+            sentences.append(f"The teacher of {names} ({shape}, one run, seed {run.seed}): "
+                             f"test {100 * run.test_acc:.2f}%{val}.")
+    return sentences
+
+
 def show_part(experiment: str, part: str, profile: str = "lab", *, figure: bool = True) -> PartRecord | None:
     """Display a stored part's table and paired-difference figure.
 
@@ -236,6 +266,7 @@ def show_part(experiment: str, part: str, profile: str = "lab", *, figure: bool 
         notes.append(f"Chosen on the validation split: **{stored.chosen}**.")
     if stale:
         notes.append(f"Made by an older training path for {', '.join(stale)}: the code has changed since.")
+    notes += teacher_sentences(name, stored, profile)
     display(Markdown(" ".join(notes)))
     if figure and len(stored.comparison.results) > 1:
         import matplotlib.pyplot as plt
