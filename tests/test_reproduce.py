@@ -260,14 +260,14 @@ def test_a_teacher_run_is_recorded_with_its_part_and_counts_on_the_next_machine(
     assert record.training_code["main/teacher of taught"] == training_code_version(training_modules(teacher))
 
     cache.clear()  # the next machine: only the record is left
-    assert reproduce_module.DoneRuns(TINY_HELD).teacher(teacher).test_acc == 0.6
+    assert reproduce_module.DoneRuns(TINY_HELD).get(teacher, 0).test_acc == 0.6
     reproduce_module.write_record(experiment, TINY_HELD)
     assert load_experiment_record(path).parts["main"].teachers["taught"].test_acc == 0.6
 
     raw = json.loads(path.read_text())
     raw["training_code"]["main/teacher of taught"] = "made-by-older-code"
     path.write_text(json.dumps(raw))
-    assert reproduce_module.DoneRuns(TINY_HELD).teacher(teacher) is None  # its code has changed since
+    assert reproduce_module.DoneRuns(TINY_HELD).get(teacher, 0) is None  # its code has changed since
     reproduce_module.write_record(experiment, TINY_HELD)
     assert load_experiment_record(path).parts["main"].teachers == {}  # the students stay, the teacher is not claimed
 

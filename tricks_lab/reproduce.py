@@ -115,7 +115,6 @@ class DoneRuns:
         self.profile = profile
         self.recorded: dict[str, Result] = {}
         self.pending: dict[str, Result] = {}
-        self.teachers: dict[str, Result] = {}
         folder = results_dir() / profile.name
         if not folder.is_dir():
             return
@@ -130,7 +129,7 @@ class DoneRuns:
                             self._add(self.recorded, runs)
                 for arm, teacher in part.teachers.items():
                     if self._current(teacher.recipe, record.training_code.get(teacher_code_key(part.name, arm))):
-                        self._add(self.teachers, [teacher])
+                        self._add(self.recorded, [teacher])  # metrics only: a student to train needs the cache
         for path in sorted((folder / "pending").glob("*.json")):
             _, _, pending = load_pending(path)  # malformed: a loud error, as a record
             for run_ in pending:
@@ -162,15 +161,6 @@ class DoneRuns:
             if key in held:
                 return held[key]
         return cached_result(recipe, self.profile, seed)
-
-    def teacher(self, recipe: Recipe) -> Result | None:
-        """The run of teacher ``recipe``: from a current record, else the cache; or None.
-
-        Only its metrics are kept in a record: a student still to train needs
-        the teacher's model, which only the run cache holds (see :meth:`missing`).
-        """
-        recorded = self.teachers.get(run_key(recipe, self.profile, TEACHER_SEED))
-        return recorded if recorded is not None else cached_result(recipe, self.profile, TEACHER_SEED)
 
     def missing(self, tasks: list[Task]) -> list[Task]:
         """The tasks still to train, in order: the runs nobody has, and the teachers they need.
@@ -315,7 +305,7 @@ def _teachers(part: Part, comparison: Comparison, done: DoneRuns) -> dict[str, R
     """The teacher runs at hand of the comparison's distilled arms (a teacher no longer cached is left out)."""
     recipes = part.recipes
     return {arm: run for arm in comparison.results
-            if (teacher := recipes[arm].teacher) is not None and (run := done.teacher(teacher)) is not None}
+            if (teacher := recipes[arm].teacher) is not None and (run := done.get(teacher, TEACHER_SEED)) is not None}
 
 
 def _stored_parts(experiment: Experiment, profile: Profile) -> list[Part]:
